@@ -1,0 +1,90 @@
+"""gpiocore: GPIO pins as file descriptors, in the Quick2Wire style, on any backend.
+
+    from gpiocore import pins, In, Out, Both
+    from gpiocore.selector import Selector, Timer
+
+The backend is chosen by ``use_backend()``, else ``GPIOCORE_BACKEND``, else ``fake``.
+"""
+
+from gpiocore._context import current_backend as current_backend
+from gpiocore._context import use_backend as use_backend
+from gpiocore._errors import BackendNotFoundError as BackendNotFoundError
+from gpiocore._errors import BackendUnavailableError as BackendUnavailableError
+from gpiocore._errors import ClosedError as ClosedError
+from gpiocore._errors import EventOverflowError as EventOverflowError
+from gpiocore._errors import EventOverflowWarning as EventOverflowWarning
+from gpiocore._errors import GpioError as GpioError
+from gpiocore._errors import GpioPermissionError as GpioPermissionError
+from gpiocore._errors import InvalidSettingError as InvalidSettingError
+from gpiocore._errors import LineBusyError as LineBusyError
+from gpiocore._errors import LineNotFoundError as LineNotFoundError
+from gpiocore._errors import PinDirectionError as PinDirectionError
+from gpiocore._errors import PinIndexError as PinIndexError
+from gpiocore._errors import TimerSettingError as TimerSettingError
+from gpiocore._pin import QUICK2WIRE_LINES as QUICK2WIRE_LINES
+from gpiocore._pin import Pin as Pin
+from gpiocore._pin import PinBank as PinBank
+from gpiocore._pin import find_line as find_line
+from gpiocore._pin import line as line
+from gpiocore._pin import pins as pins
+from gpiocore._types import Bias as Bias
+from gpiocore._types import Direction as Direction
+from gpiocore._types import Drive as Drive
+from gpiocore._types import Edge as Edge
+from gpiocore._types import EdgeEvent as EdgeEvent
+from gpiocore._types import EdgeType as EdgeType
+from gpiocore._types import LineSettings as LineSettings
+
+In = Direction.IN
+Out = Direction.OUT
+Rising = Edge.RISING
+Falling = Edge.FALLING
+Both = Edge.BOTH
+PullUp = Bias.PULL_UP
+PullDown = Bias.PULL_DOWN
+PullNone = Bias.DISABLED
+PushPull = Drive.PUSH_PULL
+OpenDrain = Drive.OPEN_DRAIN
+OpenSource = Drive.OPEN_SOURCE
+
+__all__ = [
+    "QUICK2WIRE_LINES",
+    "BackendNotFoundError",
+    "BackendUnavailableError",
+    "Bias",
+    "Both",
+    "ClosedError",
+    "Direction",
+    "Drive",
+    "Edge",
+    "EdgeEvent",
+    "EdgeType",
+    "EventOverflowError",
+    "EventOverflowWarning",
+    "Falling",
+    "GpioError",
+    "GpioPermissionError",
+    "In",
+    "InvalidSettingError",
+    "LineBusyError",
+    "LineNotFoundError",
+    "LineSettings",
+    "OpenDrain",
+    "OpenSource",
+    "Out",
+    "Pin",
+    "PinBank",
+    "PinDirectionError",
+    "PinIndexError",
+    "PullDown",
+    "PullNone",
+    "PullUp",
+    "PushPull",
+    "Rising",
+    "TimerSettingError",
+    "current_backend",
+    "find_line",
+    "line",
+    "pins",
+    "use_backend",
+]

@@ -1,0 +1,109 @@
+"""OS primitives: eventfd and timerfd. Nothing GPIO-specific lives here.
+
+Python 3.13 has ``os.timerfd_create``; on 3.11/3.12 a small ctypes shim calls libc.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import time
+from typing import Final
+
+__all__ = [
+    "eventfd_drain",
+    "eventfd_signal",
+    "new_eventfd",
+    "new_timerfd",
+    "timerfd_read",
+    "timerfd_settime",
+]
+
+CLOCK_MONOTONIC: Final = time.CLOCK_MONOTONIC
+TFD_NONBLOCK: Final = os.O_NONBLOCK
+TFD_CLOEXEC: Final = os.O_CLOEXEC
+
+
+def new_eventfd(initial: int = 0, *, semaphore: bool = False) -> int:
+    """Return a non-blocking, close-on-exec eventfd."""
+    flags = os.EFD_NONBLOCK | os.EFD_CLOEXEC
+    if semaphore:
+        flags |= os.EFD_SEMAPHORE
+    return os.eventfd(initial, flags)
+
+
+def eventfd_signal(fd: int, count: int = 1) -> None:
+    """Add ``count`` to an eventfd, making it readable."""
+    os.eventfd_write(fd, count)
+
+
+def eventfd_drain(fd: int) -> int:
+    """Reset a non-blocking eventfd to zero; return the count it held (0 if none)."""
+    try:
+        return os.eventfd_read(fd)
+    except BlockingIOError:
+        return 0
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+def _libc() -> ctypes.CDLL:
+    # Loaded on first use, not at import, so that importing gpiocore costs nothing.
+    lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    lib.timerfd_create.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.timerfd_create.restype = ctypes.c_int
+    lib.timerfd_settime.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.POINTER(_Itimerspec),
+        ctypes.POINTER(_Itimerspec),
+    ]
+    lib.timerfd_settime.restype = ctypes.c_int
+    return lib
+
+
+def _ts(ns: int) -> _Timespec:
+    return _Timespec(ns // 1_000_000_000, ns % 1_000_000_000)
+
+
+def new_timerfd() -> int:
+    """Return a non-blocking, close-on-exec timerfd on CLOCK_MONOTONIC."""
+    if hasattr(os, "timerfd_create"):  # Python 3.13+
+        return os.timerfd_create(CLOCK_MONOTONIC, flags=TFD_NONBLOCK | TFD_CLOEXEC)
+    fd: int = _libc().timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"timerfd_create: {os.strerror(err)}")
+    return fd
+
+
+def timerfd_settime(fd: int, initial_ns: int, interval_ns: int) -> None:
+    """Arm (or with ``initial_ns == 0``, disarm) a timerfd, relative to now."""
+    if hasattr(os, "timerfd_settime_ns"):  # Python 3.13+
+        os.timerfd_settime_ns(fd, initial=initial_ns, interval=interval_ns)
+        return
+    spec = _Itimerspec(_ts(interval_ns), _ts(initial_ns))
+    if _libc().timerfd_settime(fd, 0, ctypes.byref(spec), None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"timerfd_settime: {os.strerror(err)}")
+
+
+def timerfd_read(fd: int) -> int:
+    """Return the expirations since the last read, 0 if none (non-blocking)."""
+    try:
+        data = os.read(fd, 8)
+    except BlockingIOError:
+        return 0
+    except OSError as exc:  # ECANCELED only on clock jumps with TFD_TIMER_CANCEL_ON_SET
+        if exc.errno == errno.ECANCELED:
+            return 0
+        raise
+    return int.from_bytes(data, "little")

@@ -1,0 +1,552 @@
+"""Pins: the Quick2Wire-style face of a requested line, and banks that number them."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import warnings
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Final, Literal, final
+
+from gpiocore._context import current_backend
+from gpiocore._errors import (
+    ClosedError,
+    EventOverflowError,
+    EventOverflowWarning,
+    InvalidSettingError,
+    LineNotFoundError,
+    PinDirectionError,
+    PinIndexError,
+)
+from gpiocore._types import Bias, Direction, Drive, Edge, EdgeEvent, LineSettings, to_ns
+from gpiocore.backends._base import Backend, LineHandle
+
+__all__ = ["QUICK2WIRE_LINES", "OverflowPolicy", "Pin", "PinBank", "find_line", "line", "pins"]
+
+#: The Quick2Wire interface board's P0-P7, as Broadcom line names (header pins
+#: 11, 12, 13, 15, 16, 18, 22 and 7).
+QUICK2WIRE_LINES: Final = (
+    "GPIO17",
+    "GPIO18",
+    "GPIO27",
+    "GPIO22",
+    "GPIO23",
+    "GPIO24",
+    "GPIO25",
+    "GPIO4",
+)
+
+OverflowPolicy = Literal["warn", "raise", "ignore"]
+_DEFAULT_CONSUMER: Final = "gpiocore"
+
+
+def _coerce(value: Any, kind: type, what: str, none: Any = None) -> Any:
+    if value is None and none is not None:
+        return none
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)  # Quick2Wire used plain strings: "in", "out", "both", ...
+    except (ValueError, TypeError):
+        names = ", ".join(m.name.title().replace("_", "") for m in kind)  # type: ignore[attr-defined]
+        raise InvalidSettingError(
+            f"invalid {what} {value!r}: use one of gpiocore's {names}"
+            + (" or None" if none is not None else "")
+        ) from None
+
+
+def _coerce_bias(value: Any) -> Bias:
+    return _coerce(value, Bias, "pull", none=Bias.AS_IS)
+
+
+def _coerce_edge(value: Any) -> Edge:
+    return _coerce(value, Edge, "interrupt", none=Edge.NONE)
+
+
+def _coerce_debounce(value: float | datetime.timedelta | None) -> int:
+    if value is None:
+        return 0
+    return to_ns(value, "debounce")
+
+
+def find_line(backend: Backend, name: str, chip: str | None = None) -> tuple[str, int]:
+    """Find a line by its name on a backend; return ``(chip, offset)``.
+
+    Raises:
+        LineNotFoundError: no line (on ``chip``, if given) has that name.
+    """
+    chips = backend.chips()
+    for info in chips:
+        if chip is not None and info.name != chip:
+            continue
+        for offset, line_name in enumerate(info.line_names):
+            if line_name == name:
+                return info.name, offset
+    where = f"chip {chip!r}" if chip is not None else f"chips {[c.name for c in chips]}"
+    raise LineNotFoundError(
+        f"no line named {name!r} on {where} of the {backend.name!r} backend: "
+        "check the name (gpioinfo lists them) or pass a line offset"
+    )
+
+
+@final
+class Pin:
+    """One GPIO line, opened with ``with pin:``; its value is 0 or 1.
+
+    Made by :meth:`PinBank.pin` (or :func:`line`); unopened until ``open()`` or
+    ``with``. ``direction``, ``interrupt`` (edge detection), ``pull``, ``active_low``,
+    ``drive`` and ``debounce`` may be changed while open.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        chip: str,
+        offset: int,
+        *,
+        index: int | str | None = None,
+        bank: str = "pin",
+        line_name: str | None = None,
+        direction: Direction | str = Direction.IN,
+        interrupt: Edge | str | None = None,
+        pull: Bias | str | None = None,
+        active_low: bool = False,
+        drive: Drive | str = Drive.PUSH_PULL,
+        debounce: float | datetime.timedelta | None = None,
+        value: int | bool = 0,
+        event_buffer_size: int = 0,
+        on_overflow: OverflowPolicy = "warn",
+        consumer: str = _DEFAULT_CONSUMER,
+    ) -> None:
+        self._backend = backend
+        self._chip = chip
+        self._offset = offset
+        self._index = offset if index is None else index
+        self._bank = bank
+        self._line_name = line_name
+        self._direction: Direction = _coerce(direction, Direction, "direction")
+        self._edge = _coerce_edge(interrupt)
+        self._bias = _coerce_bias(pull)
+        self._drive: Drive = _coerce(drive, Drive, "drive")
+        if not isinstance(active_low, bool):
+            raise InvalidSettingError(f"active_low must be True or False, not {active_low!r}")
+        self._active_low = active_low
+        self._debounce_ns = _coerce_debounce(debounce)
+        self._initial = self._check_value(value)
+        if on_overflow not in ("warn", "raise", "ignore"):
+            raise InvalidSettingError(
+                f"on_overflow must be 'warn', 'raise' or 'ignore', not {on_overflow!r}"
+            )
+        self._on_overflow: OverflowPolicy = on_overflow
+        self._event_buffer_size = event_buffer_size
+        self._consumer = consumer
+        self._settings()  # validate the combination now, not at open()
+        self._handle: LineHandle | None = None
+        self._history: collections.deque[EdgeEvent] = collections.deque(maxlen=1024)
+        self._last_seqno = 0
+        self.lost_edges = 0
+        """Edges lost to buffer overflow since the pin was opened (sequence gaps)."""
+
+    # -- identity --------------------------------------------------------------
+    @property
+    def index(self) -> int | str:
+        """The pin's number in its bank (what was passed to ``pins.pin``)."""
+        return self._index
+
+    @property
+    def chip(self) -> str:
+        """The chip the line is on."""
+        return self._chip
+
+    @property
+    def offset(self) -> int:
+        """The line's offset on its chip."""
+        return self._offset
+
+    @property
+    def line_name(self) -> str | None:
+        """The line's name on its chip, where known (e.g. ``GPIO17``)."""
+        return self._line_name
+
+    @property
+    def backend(self) -> Backend:
+        """The backend the pin's line comes from."""
+        return self._backend
+
+    def _describe(self) -> str:
+        name = f" ({self._line_name})" if self._line_name else ""
+        return f"{self._bank} pin {self._index}{name}"
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        edge = "" if self._edge is Edge.NONE else f", interrupt={self._edge.value}"
+        return (
+            f"<Pin {self._bank}[{self._index}] = {self._chip}:{self._offset}"
+            f"{' ' + self._line_name if self._line_name else ''} "
+            f"direction={self._direction.value}{edge} {state}>"
+        )
+
+    # -- life cycle ------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True unless the pin is open."""
+        return self._handle is None
+
+    def open(self) -> None:
+        """Request the line from the backend with the pin's settings."""
+        if self._handle is not None:
+            return
+        self._handle = self._backend.open_line(
+            self._chip, self._offset, self._settings(), self._consumer
+        )
+        self._history.clear()
+        self._last_seqno = 0
+        self.lost_edges = 0
+
+    def close(self) -> None:
+        """Release the line; safe to call twice."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+    def __enter__(self) -> Pin:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def fileno(self) -> int:
+        """An fd readable while edges are pending: register it with epoll or a Selector."""
+        return self._open_handle("use its fileno()").fileno()
+
+    # -- value -----------------------------------------------------------------
+    def get(self) -> int:
+        """Read the pin's logical value (0 or 1).
+
+        Like reading a sysfs ``value`` file did, this also acknowledges pending edges
+        (they move to :meth:`edges`), so a level-triggered epoll loop does not spin.
+        """
+        handle = self._open_handle("read it")
+        if self._edge is not Edge.NONE:
+            self._collect(handle)
+        return int(handle.get())
+
+    def set(self, value: int | bool) -> None:
+        """Drive an output to 0 or 1."""
+        handle = self._open_handle("write it")
+        if self._direction is not Direction.OUT:
+            raise PinDirectionError(
+                f"{self._describe()} is an input and cannot be written: "
+                "create it with direction=Out (or set pin.direction = Out)"
+            )
+        handle.set(bool(self._check_value(value)))
+
+    @property
+    def value(self) -> int:
+        """The logical value, 0 or 1; assign to drive an output."""
+        return self.get()
+
+    @value.setter
+    def value(self, value: int | bool) -> None:
+        self.set(value)
+
+    def _check_value(self, value: object) -> int:
+        if isinstance(value, bool) or value in (0, 1):
+            return int(value)  # type: ignore[call-overload]
+        raise InvalidSettingError(f"a pin value must be 0, 1, True or False, not {value!r}")
+
+    # -- settings --------------------------------------------------------------
+    def _settings(self) -> LineSettings:
+        return LineSettings(
+            direction=self._direction,
+            edge=self._edge,
+            bias=self._bias,
+            drive=self._drive,
+            active_low=self._active_low,
+            debounce_ns=self._debounce_ns,
+            output_value=bool(self._initial),
+            event_buffer_size=self._event_buffer_size,
+        )
+
+    def _reconfigure(self, **changes: Any) -> None:
+        saved = {name: getattr(self, name) for name in changes}
+        for name, value in changes.items():
+            setattr(self, name, value)
+        try:
+            settings = self._settings()
+            if self._handle is not None:
+                self._handle.reconfigure(settings)
+        except BaseException:
+            for name, value in saved.items():
+                setattr(self, name, value)
+            raise
+
+    @property
+    def direction(self) -> Direction:
+        """``In`` or ``Out``; settable while open."""
+        return self._direction
+
+    @direction.setter
+    def direction(self, value: Direction | str) -> None:
+        direction = _coerce(value, Direction, "direction")
+        if direction is Direction.OUT and self._edge is not Edge.NONE:
+            raise PinDirectionError(
+                f"{self._describe()} has interrupt={self._edge.value}, which needs an "
+                "input: set pin.interrupt = None before making it an output"
+            )
+        changes: dict[str, Any] = {"_direction": direction}
+        if direction is Direction.IN:
+            changes["_drive"] = Drive.PUSH_PULL
+        else:
+            changes["_debounce_ns"] = 0
+            if self._handle is not None:
+                changes["_initial"] = int(self._handle.get())
+        self._reconfigure(**changes)
+
+    @property
+    def interrupt(self) -> Edge | None:
+        """Which edges make the pin's fd readable: ``Rising``, ``Falling``, ``Both`` or None."""
+        return None if self._edge is Edge.NONE else self._edge
+
+    @interrupt.setter
+    def interrupt(self, value: Edge | str | None) -> None:
+        edge = _coerce_edge(value)
+        if edge is not Edge.NONE and self._direction is Direction.OUT:
+            raise PinDirectionError(
+                f"{self._describe()} is an output and cannot detect edges: "
+                "set pin.direction = In first"
+            )
+        self._reconfigure(_edge=edge)
+
+    @property
+    def pull(self) -> Bias | None:
+        """The bias: ``PullUp``, ``PullDown``, ``PullNone`` (disabled) or None (as is)."""
+        return None if self._bias is Bias.AS_IS else self._bias
+
+    @pull.setter
+    def pull(self, value: Bias | str | None) -> None:
+        self._reconfigure(_bias=_coerce_bias(value))
+
+    bias = pull
+
+    @property
+    def active_low(self) -> bool:
+        """True when a low level reads as 1 (and rising/falling swap)."""
+        return self._active_low
+
+    @active_low.setter
+    def active_low(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise InvalidSettingError(f"active_low must be True or False, not {value!r}")
+        self._reconfigure(_active_low=value)
+
+    @property
+    def drive(self) -> Drive:
+        """The output stage: ``PushPull``, ``OpenDrain`` or ``OpenSource``."""
+        return self._drive
+
+    @drive.setter
+    def drive(self, value: Drive | str) -> None:
+        self._reconfigure(_drive=_coerce(value, Drive, "drive"))
+
+    @property
+    def debounce(self) -> float:
+        """Debounce period in seconds (0 for none): an edge is reported once the line
+        has been stable for this long, as the kernel does."""
+        return self._debounce_ns / 1e9
+
+    @debounce.setter
+    def debounce(self, value: float | datetime.timedelta | None) -> None:
+        self._reconfigure(_debounce_ns=_coerce_debounce(value))
+
+    # -- edges -----------------------------------------------------------------
+    def edges(self) -> list[EdgeEvent]:
+        """Return the edges detected since the last call, oldest first, without blocking.
+
+        A gap in ``line_seqno`` means the event buffer overflowed; the pin counts the
+        lost edges in :attr:`lost_edges` and warns (``on_overflow="warn"``), raises
+        :class:`EventOverflowError` (``"raise"``) or stays quiet (``"ignore"``).
+        """
+        handle = self._open_handle("read its edges")
+        self._collect(handle)
+        events = list(self._history)
+        self._history.clear()
+        return events
+
+    read_edges = edges
+
+    def _collect(self, handle: LineHandle) -> None:
+        fresh = handle.read_edges()
+        if not fresh:
+            return
+        lost = 0
+        for event in fresh:
+            if event.line_seqno > self._last_seqno + 1:
+                lost += event.line_seqno - self._last_seqno - 1
+            self._last_seqno = event.line_seqno
+        self._history.extend(fresh)
+        if lost:
+            self.lost_edges += lost
+            message = (
+                f"{self._describe()} lost {lost} edge(s) to event buffer overflow "
+                f"(seqno gap before {fresh[-1].line_seqno}): read edges sooner or "
+                "raise event_buffer_size"
+            )
+            if self._on_overflow == "raise":
+                raise EventOverflowError(message)
+            if self._on_overflow == "warn":
+                warnings.warn(message, EventOverflowWarning, stacklevel=3)
+
+    def _selector_ready(self) -> None:
+        # Called by Selector when it reports this pin: take the pending events off the
+        # fd so a level-triggered loop does not spin; they stay available via edges().
+        if self._handle is not None and self._edge is not Edge.NONE:
+            self._collect(self._handle)
+
+    def _open_handle(self, action: str) -> LineHandle:
+        if self._handle is None:
+            raise ClosedError(
+                f"{self._describe()} is closed: open it (with pin: ... or pin.open()) "
+                f"before you {action}"
+            )
+        return self._handle
+
+
+@final
+class PinBank:
+    """Numbered pins on a backend: ``bank.pin(i, direction=In, interrupt=Both)``.
+
+    Args:
+        lines: what each index means: a line name (``"GPIO17"``) or an offset on
+            ``chip``. None numbers the offsets of ``chip`` directly.
+        chip: the chip for offsets and name look-ups (default: the backend's default).
+        backend: a backend, a registered backend name, or None for the current one
+            (``GPIOCORE_BACKEND``, else ``fake``), looked up when a pin is made.
+        name: how the bank is called in messages.
+    """
+
+    def __init__(
+        self,
+        lines: Sequence[str | int] | None = None,
+        *,
+        chip: str | None = None,
+        backend: Backend | str | None = None,
+        name: str = "bank",
+        description: str = "",
+    ) -> None:
+        self._lines = None if lines is None else tuple(lines)
+        self._chip = chip
+        self._backend = backend
+        self._name = name
+        self._description = description
+
+    def __repr__(self) -> str:
+        return f"<PinBank {self._name} {self._lines or 'offsets'}>"
+
+    def _resolve_backend(self) -> Backend:
+        if self._backend is None:
+            return current_backend()
+        if isinstance(self._backend, str):
+            from gpiocore.backends._registry import load_backend
+
+            self._backend = load_backend(self._backend)
+        return self._backend
+
+    def __len__(self) -> int:
+        if self._lines is not None:
+            return len(self._lines)
+        backend = self._resolve_backend()
+        chip = self._chip or backend.default_chip()
+        return next(c.num_lines for c in backend.chips() if c.name == chip)
+
+    def pin(
+        self,
+        index: int,
+        direction: Direction | str = Direction.IN,
+        interrupt: Edge | str | None = None,
+        pull: Bias | str | None = None,
+        **options: Any,
+    ) -> Pin:
+        """Return the unopened pin ``index`` with the given settings.
+
+        Raises:
+            PinIndexError: the bank has no such pin.
+            InvalidSettingError: a setting is invalid.
+        """
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise PinIndexError(f"a pin index must be an int, not {index!r}: e.g. {self._name}.pin(0)")
+        size = len(self)
+        backend = self._resolve_backend()
+        chip = self._chip or backend.default_chip()
+        if not 0 <= index < size:
+            if self._lines is None:
+                raise PinIndexError(
+                    f"line offset {index} is out of range for {chip}: use 0 to {size - 1}"
+                )
+            raise PinIndexError(
+                f"{self._name} has no pin {index}: use 0 to {size - 1}{self._description}"
+            )
+        spec = index if self._lines is None else self._lines[index]
+        if isinstance(spec, str):
+            chip, offset = find_line(backend, spec, self._chip)
+            line_name: str | None = spec
+        else:
+            offset = spec
+            line_name = next(
+                (c.line_names[offset] for c in backend.chips() if c.name == chip and offset < c.num_lines),
+                None,
+            )
+        return Pin(
+            backend,
+            chip,
+            offset,
+            index=options.pop("_shown_index", index),
+            bank=self._name,
+            line_name=line_name,
+            direction=direction,
+            interrupt=interrupt,
+            pull=pull,
+            **options,
+        )
+
+
+def line(
+    which: str | int,
+    *,
+    chip: str | None = None,
+    backend: Backend | str | None = None,
+    **settings: Any,
+) -> Pin:
+    """Return the unopened pin for a line given by name (``"GPIO17"``) or offset.
+
+    Args:
+        which: a line name, or an offset on ``chip`` (default: the backend's default chip).
+        chip: restrict the look-up to one chip.
+        backend: a backend or registered name; None for the current one.
+        **settings: as for :meth:`PinBank.pin` (direction, interrupt, pull, ...).
+    """
+    if isinstance(which, str):
+        bank = PinBank([which], chip=chip, backend=backend, name="line")
+    else:
+        bank = PinBank(None, chip=chip, backend=backend, name="line")
+        if isinstance(which, bool) or not isinstance(which, int):
+            raise PinIndexError(f"a line is a name or an offset, not {which!r}")
+        return bank.pin(which, **settings)
+    return bank.pin(0, _shown_index=which, **settings)
+
+
+pins: Final = PinBank(
+    QUICK2WIRE_LINES,
+    name="pins",
+    description=" (P0-P7 of the Quick2Wire header)",
+)
+"""The Quick2Wire board's P0-P7 on the current backend, as in the original post."""
+
+

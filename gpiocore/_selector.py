@@ -1,0 +1,459 @@
+"""Selector, Timer and Semaphore: an epoll event loop in the Quick2Wire style.
+
+Every blocking wait goes through the backend clock's poller, so on the fake backend
+timers run on virtual time and a harness can tell when the program is idle.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import os
+import select
+from types import TracebackType
+from typing import Any, Final, Protocol, final
+
+from gpiocore._clock import Clock, Poller
+from gpiocore._context import current_backend
+from gpiocore._errors import ClosedError, InvalidSettingError, TimerSettingError
+from gpiocore._osprim import eventfd_signal, new_eventfd
+from gpiocore._types import to_ns
+from gpiocore.backends._base import Backend, TimerHandle
+
+__all__ = [
+    "EDGE",
+    "ERROR",
+    "HANGUP",
+    "INPUT",
+    "LEVEL",
+    "ONESHOT",
+    "OUTPUT",
+    "PRIORITY_INPUT",
+    "Selector",
+    "Semaphore",
+    "Timer",
+]
+
+INPUT: Final = select.EPOLLIN
+OUTPUT: Final = select.EPOLLOUT
+ERROR: Final = select.EPOLLERR
+HANGUP: Final = select.EPOLLHUP
+PRIORITY_INPUT: Final = select.EPOLLPRI
+LEVEL: Final = 0
+EDGE: Final = select.EPOLLET
+ONESHOT: Final = select.EPOLLONESHOT
+
+Duration = float | int | datetime.timedelta
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+def _fileno(source: int | _HasFileno) -> int:
+    if isinstance(source, int) and not isinstance(source, bool):
+        return source
+    fileno = getattr(source, "fileno", None)
+    if fileno is None:
+        raise InvalidSettingError(
+            f"{source!r} cannot be selected on: pass an fd or an object with fileno() "
+            "(a Pin, Timer, Semaphore or socket)"
+        )
+    fd: int = fileno()
+    return fd
+
+
+def _clock_of(clock: Clock | None, backend: Backend | None) -> Clock:
+    if clock is not None:
+        return clock
+    return (backend or current_backend()).clock
+
+
+@final
+class Selector:
+    """Waits for events on pins, timers, semaphores and any other fds.
+
+    ``wait()`` reports one event at a time in :attr:`ready` (the identifier of the
+    source, by default the source itself; None after a timeout) and :attr:`events`.
+
+    Args:
+        size_hint: a hint of how many sources will be added (epoll's sizehint).
+        clock: the clock to wait on; default: the current backend's.
+        backend: take the clock from this backend instead of the current one.
+    """
+
+    def __init__(
+        self,
+        size_hint: int = -1,
+        *,
+        clock: Clock | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        self._clock = _clock_of(clock, backend)
+        self._poller: Poller | None = self._clock.poller(size_hint)
+        self._sources: dict[int, tuple[Any, Any]] = {}
+        self._pending: collections.deque[tuple[int, int]] = collections.deque()
+        self.ready: Any = None
+        """The identifier of the source reported by the last wait(), or None."""
+        self.events = 0
+        """The event mask of the source reported by the last wait()."""
+
+    def _check_open(self) -> Poller:
+        if self._poller is None:
+            raise ClosedError("the selector is closed: create a new Selector")
+        return self._poller
+
+    def fileno(self) -> int:
+        """The epoll fd, so a selector can itself be nested in another loop."""
+        return self._check_open().fileno()
+
+    def add(
+        self,
+        source: int | _HasFileno,
+        eventmask: int = INPUT | ERROR,
+        trigger: int | None = None,
+        identifier: Any = None,
+    ) -> None:
+        """Watch ``source`` for ``eventmask``; ``trigger`` is LEVEL (default) or EDGE."""
+        poller = self._check_open()
+        try:
+            fd = _fileno(source)
+        except ClosedError as exc:
+            raise ClosedError(f"{exc} (it must be open to be added to a selector)") from None
+        if trigger is None:
+            trigger = getattr(source, "__trigger__", LEVEL)
+        if trigger not in (LEVEL, EDGE, ONESHOT, EDGE | ONESHOT):
+            raise InvalidSettingError(
+                f"invalid trigger {trigger!r}: use selector.LEVEL, selector.EDGE or ONESHOT"
+            )
+        if fd in self._sources:
+            poller.modify(fd, eventmask | trigger)
+        else:
+            poller.register(fd, eventmask | trigger)
+        self._sources[fd] = (source, source if identifier is None else identifier)
+
+    def remove(self, source: int | _HasFileno) -> None:
+        """Stop watching ``source``."""
+        poller = self._check_open()
+        fd = _fileno(source)
+        if self._sources.pop(fd, None) is None:
+            raise InvalidSettingError(f"{source!r} was never added to this selector")
+        poller.unregister(fd)
+        self._pending = collections.deque(p for p in self._pending if p[0] != fd)
+
+    def wait(self, timeout: Duration | None = None) -> None:
+        """Wait for the next event, or ``timeout`` seconds (clock time; None: forever).
+
+        Sets :attr:`ready` and :attr:`events`. A pin or timer that is reported has its
+        pending events drained into it (``pin.edges()``, ``timer.wait()``), so the
+        next wait does not report it again for the same events.
+        """
+        poller = self._check_open()
+        if timeout is not None:
+            timeout = to_ns(timeout, "timeout") / 1e9
+        polled = False
+        while True:
+            if not self._pending:
+                if polled:
+                    break
+                self._pending.extend(poller.poll(timeout))
+                polled = True
+                if not self._pending:
+                    break
+            fd, mask = self._pending.popleft()
+            entry = self._sources.get(fd)
+            if entry is None:
+                continue  # removed after the poll reported it
+            source, identifier = entry
+            drain = getattr(source, "_selector_ready", None)
+            if drain is not None:
+                drain()
+            self.ready, self.events = identifier, mask
+            return
+        self.ready, self.events = None, 0
+
+    @property
+    def has_input(self) -> bool:
+        """The reported source is readable."""
+        return bool(self.events & INPUT)
+
+    @property
+    def has_output(self) -> bool:
+        """The reported source is writable."""
+        return bool(self.events & OUTPUT)
+
+    @property
+    def has_error(self) -> bool:
+        """The reported source has an error condition."""
+        return bool(self.events & ERROR)
+
+    @property
+    def has_hangup(self) -> bool:
+        """The reported source hung up."""
+        return bool(self.events & HANGUP)
+
+    @property
+    def has_priority_input(self) -> bool:
+        """The reported source has urgent data."""
+        return bool(self.events & PRIORITY_INPUT)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._poller is None
+
+    def close(self) -> None:
+        """Release the epoll set (not the sources); safe to call twice."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.close()
+        self._sources.clear()
+        self._pending.clear()
+
+    def __enter__(self) -> Selector:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@final
+class Timer:
+    """A one-shot or repeating timer whose fd becomes readable when it expires.
+
+    A timerfd on CLOCK_MONOTONIC on real backends; virtual time on the fake backend.
+
+    Args:
+        offset: seconds (or a ``timedelta``) from ``start()`` to the first expiry.
+        interval: seconds between later expiries; 0 for a one-shot timer. With
+            ``offset=0`` the first expiry comes after one interval.
+        backend: the backend whose clock the timer follows (default: the current one).
+    """
+
+    def __init__(
+        self,
+        offset: Duration = 0,
+        interval: Duration = 0,
+        *,
+        backend: Backend | None = None,
+    ) -> None:
+        self._backend = backend or current_backend()
+        self._offset_ns = to_ns(offset, "offset")
+        self._interval_ns = to_ns(interval, "interval")
+        self._handle: TimerHandle | None = None
+        self._poller: Poller | None = None
+        self._running = False
+        self._pending = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("running" if self._running else "stopped")
+        return f"<Timer offset={self.offset}s interval={self.interval}s {state}>"
+
+    def _timer(self) -> TimerHandle:
+        if self._closed:
+            raise ClosedError("the timer is closed: create a new Timer")
+        if self._handle is None:
+            self._handle = self._backend.create_timer()
+        return self._handle
+
+    def fileno(self) -> int:
+        """An fd readable once the timer has expired."""
+        return self._timer().fileno()
+
+    @property
+    def offset(self) -> float:
+        """Seconds from start to the first expiry; setting it re-arms a running timer."""
+        return self._offset_ns / 1e9
+
+    @offset.setter
+    def offset(self, value: Duration) -> None:
+        self._offset_ns = to_ns(value, "offset")
+        if self._running:
+            self.start()
+
+    @property
+    def interval(self) -> float:
+        """Seconds between expiries (0: one-shot); setting it re-arms a running timer."""
+        return self._interval_ns / 1e9
+
+    @interval.setter
+    def interval(self, value: Duration) -> None:
+        self._interval_ns = to_ns(value, "interval")
+        if self._running:
+            self.start()
+
+    @property
+    def running(self) -> bool:
+        """True between start() and stop() (a one-shot timer stays so until read)."""
+        return self._running
+
+    def start(self) -> None:
+        """Arm the timer (again, from now).
+
+        Raises:
+            TimerSettingError: both offset and interval are 0.
+        """
+        if self._offset_ns == 0 and self._interval_ns == 0:
+            raise TimerSettingError(
+                "Timer.start() with offset=0 and interval=0 would never fire: "
+                "give it an offset (one-shot) or an interval (repeating), e.g. Timer(offset=2)"
+            )
+        handle = self._timer()
+        self._pending = 0
+        handle.arm(self._offset_ns or self._interval_ns, self._interval_ns)
+        self._running = True
+
+    def stop(self) -> None:
+        """Disarm the timer and forget expirations not yet waited for."""
+        if self._handle is not None:
+            self._handle.disarm()
+        self._pending = 0
+        self._running = False
+
+    def _selector_ready(self) -> None:
+        if self._handle is not None:
+            self._pending += self._handle.read()
+
+    def wait(self, timeout: Duration | None = None) -> int:
+        """Block until the timer expires; return how many times it has (0 on timeout).
+
+        Raises:
+            TimerSettingError: the timer is not running and has nothing pending.
+        """
+        handle = self._timer()
+        self._pending += handle.read()
+        if not self._pending:
+            if not self._running:
+                raise TimerSettingError(
+                    "Timer.wait() on a timer that is not running would block forever: "
+                    "call start() first"
+                )
+            if self._poller is None:
+                self._poller = self._backend.clock.poller(1)
+                self._poller.register(handle.fileno(), INPUT)
+            self._poller.poll(None if timeout is None else to_ns(timeout, "timeout") / 1e9)
+            self._pending += handle.read()
+        count, self._pending = self._pending, 0
+        if count and not self._interval_ns:
+            self._running = False
+        return count
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._closed
+
+    def close(self) -> None:
+        """Stop and release the timer; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._running = False
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> Timer:
+        self._timer()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@final
+class Semaphore:
+    """A counting semaphore on an eventfd, so a selector can wait for it.
+
+    Args:
+        count: the initial count.
+        blocking: if False, ``wait()`` returns False at once instead of blocking.
+        backend: whose clock blocking waits follow (default: the current backend's).
+    """
+
+    def __init__(
+        self, count: int = 0, *, blocking: bool = True, backend: Backend | None = None
+    ) -> None:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidSettingError(f"a semaphore count must be an int >= 0, not {count!r}")
+        self._clock = (backend or current_backend()).clock
+        self._fd: int | None = new_eventfd(count, semaphore=True)
+        self._blocking = blocking
+        self._poller: Poller | None = None
+
+    def _check_open(self) -> int:
+        if self._fd is None:
+            raise ClosedError("the semaphore is closed: create a new Semaphore")
+        return self._fd
+
+    def fileno(self) -> int:
+        """An fd readable while the count is above zero."""
+        return self._check_open()
+
+    def signal(self) -> None:
+        """Add one to the count, waking a waiter."""
+        fd = self._check_open()
+        signal_fd = getattr(self._clock, "signal_fd", None)
+        if signal_fd is not None:
+            signal_fd(fd)  # the virtual clock must learn of it (see VirtualClock.signal_fd)
+        else:
+            eventfd_signal(fd)
+
+    def wait(self, timeout: Duration | None = None) -> bool:
+        """Take one from the count; block while it is zero (unless non-blocking).
+
+        Returns:
+            True if a count was taken, False on timeout or when non-blocking and empty.
+        """
+        fd = self._check_open()
+        if self._try_take(fd):
+            return True
+        if not self._blocking:
+            return False
+        if self._poller is None:
+            self._poller = self._clock.poller(1)
+            self._poller.register(fd, INPUT)
+        self._poller.poll(None if timeout is None else to_ns(timeout, "timeout") / 1e9)
+        return self._try_take(fd)
+
+    @staticmethod
+    def _try_take(fd: int) -> bool:
+        try:
+            os.eventfd_read(fd)
+        except BlockingIOError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release the eventfd; safe to call twice."""
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> Semaphore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

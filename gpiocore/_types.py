@@ -1,0 +1,180 @@
+"""Value types shared by the core and every backend: enums, line settings, edge events."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import math
+from typing import Final
+
+from gpiocore._errors import InvalidSettingError
+
+__all__ = [
+    "NS_PER_S",
+    "Bias",
+    "Direction",
+    "Drive",
+    "Edge",
+    "EdgeEvent",
+    "EdgeType",
+    "LineSettings",
+    "to_ns",
+]
+
+NS_PER_S: Final = 1_000_000_000
+
+
+class Direction(enum.Enum):
+    """Which way a line goes."""
+
+    IN = "in"
+    """The program reads the line."""
+    OUT = "out"
+    """The program drives the line."""
+
+
+class Edge(enum.Enum):
+    """Which edges of an input raise an event (Quick2Wire called this ``interrupt``)."""
+
+    NONE = "none"
+    """No edge detection: the pin's fd never becomes readable."""
+    RISING = "rising"
+    """Inactive to active."""
+    FALLING = "falling"
+    """Active to inactive."""
+    BOTH = "both"
+    """Either transition."""
+
+
+class EdgeType(enum.Enum):
+    """The kind of one detected edge, in logical terms (active-low swaps them)."""
+
+    RISING = "rising"
+    """The logical value went from 0 to 1."""
+    FALLING = "falling"
+    """The logical value went from 1 to 0."""
+
+
+class Bias(enum.Enum):
+    """Internal pull resistor of an input."""
+
+    AS_IS = "as-is"
+    """Leave whatever the line had."""
+    DISABLED = "disabled"
+    """No pull."""
+    PULL_UP = "pull-up"
+    """Pull towards the supply."""
+    PULL_DOWN = "pull-down"
+    """Pull towards ground."""
+
+
+class Drive(enum.Enum):
+    """Output stage of an output line."""
+
+    PUSH_PULL = "push-pull"
+    """Drives both levels."""
+    OPEN_DRAIN = "open-drain"
+    """Drives low, floats (lets the pull decide) for high."""
+    OPEN_SOURCE = "open-source"
+    """Drives high, floats for low."""
+
+
+def to_ns(value: float | int | datetime.timedelta, what: str) -> int:
+    """Convert a duration in seconds (or a ``timedelta``) to whole nanoseconds.
+
+    Args:
+        value: seconds as an int or float, or a ``datetime.timedelta``.
+        what: the name of the setting, used in the error message.
+
+    Returns:
+        The duration in nanoseconds, rounded to the nearest one.
+
+    Raises:
+        InvalidSettingError: the value is not a number, is negative, NaN or infinite.
+    """
+    if isinstance(value, datetime.timedelta):
+        seconds: float = value.total_seconds()
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidSettingError(
+            f"{what} must be a duration in seconds (int, float or timedelta), "
+            f"not {value!r}: pass e.g. {what}=0.01 for 10 ms"
+        )
+    else:
+        seconds = float(value)
+    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
+        raise InvalidSettingError(
+            f"{what} must be a finite duration of 0 seconds or more, not {value!r}"
+        )
+    return round(seconds * NS_PER_S)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LineSettings:
+    """Everything a backend needs to request or reconfigure one line.
+
+    Validated on construction so that no backend ever sees an impossible combination
+    (the kernel's own rules: edges and debounce need an input, drive needs an output).
+    """
+
+    direction: Direction = Direction.IN
+    edge: Edge = Edge.NONE
+    bias: Bias = Bias.AS_IS
+    drive: Drive = Drive.PUSH_PULL
+    active_low: bool = False
+    debounce_ns: int = 0
+    output_value: bool = False
+    event_buffer_size: int = 0  # 0 = the kernel's default (16 per line)
+
+    def __post_init__(self) -> None:
+        for name, kind in (
+            ("direction", Direction),
+            ("edge", Edge),
+            ("bias", Bias),
+            ("drive", Drive),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                choices = ", ".join(m.name for m in kind)
+                raise InvalidSettingError(
+                    f"invalid {name} {value!r}: use one of gpiocore.{kind.__name__}.{{{choices}}}"
+                )
+        if self.direction is Direction.OUT and self.edge is not Edge.NONE:
+            raise InvalidSettingError(
+                f"edge detection ({self.edge.name}) needs an input: "
+                "request the line with direction=In, or drop the edge"
+            )
+        if self.direction is Direction.OUT and self.debounce_ns:
+            raise InvalidSettingError("debounce needs an input: request the line with direction=In")
+        if self.direction is Direction.IN and self.drive is not Drive.PUSH_PULL:
+            raise InvalidSettingError(
+                f"drive {self.drive.name} needs an output: request the line with direction=Out"
+            )
+        if not isinstance(self.debounce_ns, int) or self.debounce_ns < 0:
+            raise InvalidSettingError(f"debounce must be 0 or more, not {self.debounce_ns!r}")
+        if not isinstance(self.event_buffer_size, int) or not (
+            0 <= self.event_buffer_size <= 1024
+        ):
+            raise InvalidSettingError(
+                f"event_buffer_size must be 0 (default) to 1024, not {self.event_buffer_size!r}"
+            )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EdgeEvent:
+    """One edge detected on an input line, as the kernel reports it."""
+
+    type: EdgeType
+    timestamp_ns: int
+    """CLOCK_MONOTONIC of the backend's clock (virtual time on the fake backend)."""
+    offset: int
+    """The line's offset on its chip."""
+    line_seqno: int
+    """Sequence number of this edge on its line; a gap means edges were lost."""
+    global_seqno: int
+    """Sequence number within the request (equal to ``line_seqno`` for one-line requests)."""
+
+    @property
+    def rising(self) -> bool:
+        """True for a rising edge."""
+        return self.type is EdgeType.RISING

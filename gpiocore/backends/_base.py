@@ -1,0 +1,149 @@
+"""The backend interface: what the core asks of a backend, and nothing more.
+
+A backend opens lines on chips and hands back *line handles*; it also supplies the
+clock that the program's waits and timers follow, and a timer factory. Backends are
+found by name through the ``gpiocore.backends`` entry-point group (see ``_registry``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol, runtime_checkable
+
+from gpiocore._clock import Clock
+from gpiocore._types import EdgeEvent, LineSettings
+
+__all__ = ["Backend", "ChipInfo", "Harness", "LineHandle", "TimerHandle"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChipInfo:
+    """What a backend knows about one chip."""
+
+    name: str
+    """The name a program passes as ``chip=`` (e.g. ``gpiochip0``)."""
+    label: str
+    """The driver's label (e.g. ``pinctrl-bcm2711``, ``gpio-sim.0-node0``)."""
+    line_names: tuple[str | None, ...]
+    """One entry per line offset; None for an unnamed line."""
+
+    @property
+    def num_lines(self) -> int:
+        """How many lines the chip has."""
+        return len(self.line_names)
+
+
+@runtime_checkable
+class LineHandle(Protocol):
+    """One requested line. Closing it releases the line."""
+
+    def fileno(self) -> int:
+        """An fd that is readable while edge events are pending (for epoll)."""
+        ...
+
+    def get(self) -> bool:
+        """The line's logical value (active-low applied; debounced if debounce is set)."""
+        ...
+
+    def set(self, value: bool) -> None:
+        """Drive an output to a logical value."""
+        ...
+
+    def read_edges(self) -> list[EdgeEvent]:
+        """Return the pending edge events, oldest first, without blocking ([] if none)."""
+        ...
+
+    def reconfigure(self, settings: LineSettings) -> None:
+        """Apply new settings to the requested line, keeping the request."""
+        ...
+
+    def close(self) -> None:
+        """Release the line; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class TimerHandle(Protocol):
+    """A one-shot or periodic timer whose fd is readable once it has expired."""
+
+    def fileno(self) -> int:
+        """An fd that is readable while expirations are pending."""
+        ...
+
+    def arm(self, initial_ns: int, interval_ns: int) -> None:
+        """(Re)start: first expiry ``initial_ns`` from now (> 0), then every ``interval_ns``."""
+        ...
+
+    def disarm(self) -> None:
+        """Stop the timer and discard pending expirations."""
+        ...
+
+    def read(self) -> int:
+        """Return and clear the count of expirations (0 if none); never blocks."""
+        ...
+
+    def close(self) -> None:
+        """Release the timer; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class Harness(Protocol):
+    """The test side of a backend: what a rig uses to drive inputs and watch outputs."""
+
+    def drive(self, chip: str, offset: int, level: bool) -> None:
+        """Set the physical level that the outside world applies to an input line."""
+        ...
+
+    def level(self, chip: str, offset: int) -> bool:
+        """The physical level of a line as the outside world sees it (what an output drives)."""
+        ...
+
+    def requested(self, chip: str, offset: int) -> bool:
+        """True while a program holds the line."""
+        ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A source of GPIO lines."""
+
+    name: str
+
+    @property
+    def clock(self) -> Clock:
+        """The clock that waits, timers and edge timestamps follow."""
+        ...
+
+    def chips(self) -> list[ChipInfo]:
+        """Every chip this backend offers, in a stable order."""
+        ...
+
+    def default_chip(self) -> str:
+        """The chip used when a program names none (the Pi header chip on a Pi)."""
+        ...
+
+    def open_line(
+        self, chip: str, offset: int, settings: LineSettings, consumer: str
+    ) -> LineHandle:
+        """Request one line.
+
+        Raises:
+            PinIndexError: no such offset on the chip.
+            LineNotFoundError: no such chip.
+            LineBusyError: the line is already requested.
+        """
+        ...
+
+    def create_timer(self) -> TimerHandle:
+        """Return a new disarmed timer on this backend's clock."""
+        ...
+
+    @property
+    def harness(self) -> Harness | None:
+        """The test side, where the backend has one (fake, sim); None on real hardware."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (chips it made, fds); safe to call twice."""
+        ...

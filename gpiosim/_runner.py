@@ -1,0 +1,257 @@
+"""Run a program under test beside the test, and stop it cleanly whatever its state.
+
+Two ways: in a *thread* of the test process (the fake backend, whose lines live in
+this process), or in a *subprocess* (real-kernel backends: sim, pi). A thread is
+stopped by raising :class:`AppStopped` in it and waking every wait it could be blocked
+in; its ``with`` blocks then release its lines. A subprocess gets SIGTERM, then SIGKILL;
+the kernel releases its lines when it dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, final
+
+from gpiocore._clock import VirtualClock
+from gpiocore._context import current_backend
+from gpiocore._errors import GpioError
+from gpiocore.backends._base import Backend
+
+__all__ = ["AppError", "AppRunner", "AppStopped"]
+
+Mode = Literal["thread", "subprocess"]
+
+
+class AppStopped(BaseException):  # noqa: N818 - a control-flow signal, like SystemExit
+    """Raised inside a program's thread to stop it; its ``with`` blocks clean up."""
+
+
+class AppError(GpioError, RuntimeError):
+    """The program under test crashed, or could not be started or stopped."""
+
+
+@final
+class AppRunner:
+    """Start a Python program under test; stop it at the end, whatever state it is in.
+
+    Args:
+        path: the program's file (e.g. ``fixtures/apps/timed_led.py``).
+        args: its command-line arguments (``sys.argv[1:]``).
+        mode: ``"thread"`` (in this process; the fake backend) or ``"subprocess"``.
+            Default: thread when the backend's clock is virtual, else subprocess.
+        backend: the backend the program should use (default: the current one). A
+            subprocess reaches it through the backend's ``export_env()``.
+        env: extra environment variables for a subprocess.
+        stop_timeout: real seconds to wait for the program to stop.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        args: Sequence[str] = (),
+        *,
+        mode: Mode | None = None,
+        backend: Backend | None = None,
+        env: Mapping[str, str] | None = None,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise AppError(f"no program at {self.path}: give the path of a Python file")
+        self.args = [str(a) for a in args]
+        self.backend = backend or current_backend()
+        if mode is None:
+            mode = "thread" if self.backend.clock.virtual else "subprocess"
+        if mode not in ("thread", "subprocess"):
+            raise AppError(f"mode must be 'thread' or 'subprocess', not {mode!r}")
+        self.mode: Mode = mode
+        self._env = dict(env or {})
+        self.stop_timeout = stop_timeout
+        self._thread: threading.Thread | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.error: BaseException | None = None
+        """The exception the program died of (thread mode), if any."""
+        self.returncode: int | None = None
+        self._saved_argv: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"<AppRunner {self.path.name} {self.mode} running={self.running}>"
+
+    @property
+    def running(self) -> bool:
+        """True while the program runs."""
+        if self._thread is not None:
+            return self._thread.is_alive()
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return False
+
+    def start(self) -> AppRunner:
+        """Start the program; returns self."""
+        if self._thread is not None or self._proc is not None:
+            raise AppError(f"{self.path.name} was already started: make a new AppRunner")
+        if self.mode == "thread":
+            self._start_thread()
+        else:
+            self._start_subprocess()
+        return self
+
+    def _start_thread(self) -> None:
+        # sys.argv is process-wide: the program sees ours while it runs.
+        self._saved_argv = sys.argv
+        sys.argv = [str(self.path), *self.args]
+
+        def target() -> None:
+            try:
+                runpy.run_path(str(self.path), run_name="__main__")
+            except AppStopped:
+                pass
+            except SystemExit as exc:
+                self.returncode = exc.code if isinstance(exc.code, int) else 1
+            except BaseException as exc:  # reported to the test by stop()/check()
+                self.error = exc
+            else:
+                self.returncode = 0
+
+        self._thread = threading.Thread(target=target, name=f"app:{self.path.name}", daemon=True)
+        self._thread.start()
+
+    def _start_subprocess(self) -> None:
+        export = getattr(self.backend, "export_env", None)
+        if export is None:
+            raise AppError(
+                f"the {self.backend.name!r} backend lives in this process and cannot be "
+                "shared with a subprocess: use mode='thread'"
+            )
+        env = {**os.environ, **export(), **self._env}
+        self._proc = subprocess.Popen(
+            [sys.executable, str(self.path), *self.args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # so a Ctrl-C at the terminal reaches only the test
+        )
+
+    def wait_ready(self, lines: Sequence[tuple[str, int]], timeout: float = 30.0) -> None:
+        """Wait (real time) until the program holds every one of ``lines``, then settle.
+
+        Raises:
+            AppError: the program died, or did not request its lines in time.
+        """
+        harness = self.backend.harness
+        if harness is None:
+            raise AppError(f"the {self.backend.name!r} backend has no harness to watch lines")
+        end = time.monotonic() + timeout
+        while not all(harness.requested(chip, offset) for chip, offset in lines):
+            self.check()
+            if not self.running:
+                raise AppError(f"{self.path.name} ended before requesting its lines")
+            if time.monotonic() >= end:
+                raise AppError(
+                    f"{self.path.name} did not request lines {list(lines)} within {timeout} s"
+                )
+            time.sleep(0.002)
+        clock = self.backend.clock
+        if isinstance(clock, VirtualClock):
+            # A program requests its lines before it builds its selector: wait until
+            # it idles in a gpiocore wait (a raw-epoll program never does: give up
+            # after a moment, its epoll will report what is already pending anyway).
+            grace = time.monotonic() + 0.5
+            while clock.idle_pollers() == 0 and time.monotonic() < grace:
+                self.check()
+                time.sleep(0.001)
+            clock.settle()
+        else:
+            time.sleep(0.05)
+
+    def check(self) -> None:
+        """Raise :class:`AppError` if the program has died of an error."""
+        if self.error is not None:
+            raise AppError(f"{self.path.name} crashed: {self.error!r}") from self.error
+        if self._proc is not None and self._proc.poll() not in (None, 0):
+            raise AppError(f"{self.path.name} exited with status {self._proc.returncode}")
+
+    def stop(self) -> None:
+        """Stop the program and wait for it; its lines are released when this returns.
+
+        Raises:
+            AppError: the program did not stop within ``stop_timeout`` (it is hung
+                outside any wait), or it had crashed before.
+        """
+        try:
+            if self._thread is not None:
+                self._stop_thread()
+            elif self._proc is not None:
+                self._stop_subprocess()
+        finally:
+            if self._saved_argv is not None:
+                sys.argv, self._saved_argv = self._saved_argv, None
+        self.check()
+
+    def _stop_thread(self) -> None:
+        thread = self._thread
+        assert thread is not None
+        end = time.monotonic() + self.stop_timeout
+        clock = self.backend.clock
+        if thread.is_alive() and thread.ident is not None and isinstance(clock, VirtualClock):
+            # Raised at the program's next wait or line call: a safe point, unlike an
+            # asynchronous exception, which could strike while a lock is held.
+            clock.interrupt(thread.ident, AppStopped)
+        while thread.is_alive() and time.monotonic() < end:
+            wake = getattr(self.backend, "wake_all", None)
+            if wake is not None:
+                wake()  # also returns a raw epoll.poll blocked on a fake line
+            thread.join(0.05)
+        if thread.is_alive():
+            raise AppError(
+                f"{self.path.name} did not stop within {self.stop_timeout} s: it is stuck "
+                "outside any GPIO wait (e.g. in time.sleep or a C call)"
+            )
+
+    def _stop_subprocess(self) -> None:
+        proc = self._proc
+        assert proc is not None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                self.returncode = proc.returncode
+                raise AppError(
+                    f"{self.path.name} ignored SIGTERM for {self.stop_timeout} s and was killed"
+                ) from None
+            self.returncode = proc.returncode
+            if self.returncode == -signal.SIGTERM:
+                self._proc = None  # stopped by us: not an error
+                return
+        self.returncode = proc.returncode
+
+    def __enter__(self) -> AppRunner:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.stop()
+        else:
+            with contextlib.suppress(AppError):
+                self.stop()
+
+

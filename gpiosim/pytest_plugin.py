@@ -1,0 +1,173 @@
+"""pytest plugin (entry point ``pytest11``): run GPIO tests on any backend.
+
+``pytest --backend=fake`` (default), ``--backend=sim``, or several, comma-separated:
+every test that uses the ``backend`` fixture then runs once per backend. State lives in
+``config.stash`` and fixtures, never in module globals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from gpiocore._context import use_backend
+from gpiocore._errors import BackendNotFoundError, GpioError
+from gpiocore.backends._base import Backend, Harness
+from gpiocore.backends._registry import available_backends, load_backend
+from gpiosim._runner import AppRunner
+from gpiosim._timing import BackendTime
+
+__all__ = ["BACKENDS_KEY"]
+
+BACKENDS_KEY = pytest.StashKey[list[str]]()
+_SCALE_KEY = pytest.StashKey[float | None]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--backend`` and ``--gpio-time-scale``."""
+    group = parser.getgroup("gpiosim", "GPIO backends (gpiorig)")
+    group.addoption(
+        "--backend",
+        action="store",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="GPIO backend(s) for tests that use the `backend` fixture: fake (default), "
+        "sim, pi, cdev, or a third-party one; comma-separated to run on several.",
+    )
+    group.addoption(
+        "--gpio-time-scale",
+        action="store",
+        type=float,
+        default=None,
+        help="stretch test durations on real-time backends by this factor "
+        "(default: 1, or 4 inside the gpiosim guest, whose CPU is emulated)",
+    )
+    parser.addini("gpio_backend", "default for --backend", default="fake")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Validate ``--backend`` and register the ``backends`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "backends(*names): run only on these GPIO backends; on others the test is "
+        "skipped with a reason",
+    )
+    raw = config.getoption("--backend") or config.getini("gpio_backend") or "fake"
+    names = [n.strip() for n in str(raw).split(",") if n.strip()]
+    known = available_backends()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise pytest.UsageError(
+            f"--backend: no GPIO backend named {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(sorted(known))}"
+        )
+    config.stash[BACKENDS_KEY] = names
+    config.stash[_SCALE_KEY] = config.getoption("--gpio-time-scale")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that uses a backend once per selected backend."""
+    if "gpio_backend_name" in metafunc.fixturenames:
+        names = metafunc.config.stash[BACKENDS_KEY]
+        metafunc.parametrize("gpio_backend_name", names, ids=names, scope="session")
+
+
+@pytest.fixture(scope="session")
+def gpio_backend_name(request: pytest.FixtureRequest) -> str:
+    """The name of the backend this test runs on (parametrized by ``--backend``)."""
+    name: str = request.param
+    return name
+
+
+def _allowed(request: pytest.FixtureRequest, name: str) -> None:
+    for marker in request.node.iter_markers("backends"):
+        if name not in marker.args:
+            pytest.skip(f"runs only on backends {', '.join(marker.args)}, not {name!r}")
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, gpio_backend_name: str) -> Iterator[Backend]:
+    """A fresh backend for this test, also made the current one (``pins`` use it)."""
+    _allowed(request, gpio_backend_name)
+    try:
+        made = load_backend(gpio_backend_name)
+    except BackendNotFoundError:
+        raise
+    except GpioError as exc:
+        pytest.fail(f"backend {gpio_backend_name!r} is not usable here: {exc}", pytrace=False)
+    try:
+        with use_backend(made):
+            yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture
+def gpio_backend(backend: Backend) -> Backend:
+    """Alias of ``backend``."""
+    return backend
+
+
+@pytest.fixture
+def harness(backend: Backend) -> Harness:
+    """The backend's test side (drive inputs, read outputs); skips on real hardware."""
+    h = backend.harness
+    if h is None:
+        pytest.skip(f"the {backend.name!r} backend has no harness: drive it through a rig")
+    return h
+
+
+def _default_scale(config: pytest.Config) -> float:
+    scale = config.stash[_SCALE_KEY]
+    if scale is not None:
+        return scale
+    env = os.environ.get("GPIOSIM_TIME_SCALE")
+    if env:
+        return float(env)
+    return 4.0 if os.environ.get("GPIOSIM_IN_GUEST") == "1" else 1.0
+
+
+@pytest.fixture
+def gpio_time(request: pytest.FixtureRequest, backend: Backend) -> Iterator[BackendTime]:
+    """Sleep and wait on the backend's clock: virtual on the fake, scaled real elsewhere.
+
+    On the fake backend it holds the virtual clock for the test, so time moves only
+    when the test sleeps or waits (or itself blocks in a wait), never behind its back.
+    """
+    with BackendTime(backend, scale=_default_scale(request.config)) as bt:
+        yield bt
+
+
+@pytest.fixture
+def virtual_clock(backend: Backend) -> object:
+    """The fake backend's virtual clock; skips on real-time backends."""
+    if not backend.clock.virtual:
+        pytest.skip(f"needs virtual time; the {backend.name!r} backend runs in real time")
+    return backend.clock
+
+
+@pytest.fixture
+def app_runner(backend: Backend) -> Iterator[Callable[..., AppRunner]]:
+    """Start programs under test; every one still running is stopped at teardown.
+
+    Call it as ``app_runner(path, args=(), **options)``; see :class:`AppRunner`.
+    """
+    started: list[AppRunner] = []
+
+    def start(path: str | Path, args: Sequence[str] = (), **options: object) -> AppRunner:
+        runner = AppRunner(path, args, backend=backend, **options)  # type: ignore[arg-type]
+        started.append(runner)
+        return runner.start()
+
+    yield start
+    errors = []
+    for runner in reversed(started):
+        try:
+            runner.stop()
+        except GpioError as exc:
+            errors.append(str(exc))
+    if errors:
+        pytest.fail("; ".join(errors), pytrace=False)
