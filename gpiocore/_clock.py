@@ -190,7 +190,7 @@ class _VirtualPoller:
                     if clock._autojump_threshold == 0 and clock._try_autojump_locked():
                         continue
                     real_timeout = clock._autojump_threshold
-                self._epoll.poll(-1 if not real_timeout else real_timeout)
+                self._epoll.poll(real_timeout if real_timeout else -1)
                 with clock._cond:
                     if real_timeout and not self.busy and self not in clock._woken:
                         clock._try_autojump_locked()
@@ -386,7 +386,8 @@ class VirtualClock:
                         "Selector.wait/Timer.wait, or left a Selector open; close it or "
                         "raise settle_timeout"
                     )
-                self._cond.wait(left)
+                # Poll in short slices: a thread that ends does not notify us.
+                self._cond.wait(min(left, 0.02))
 
     # -- for backends ------------------------------------------------------------
     def schedule(self, deadline_ns: int, callback: Callable[[], None]) -> int:
@@ -467,7 +468,11 @@ class VirtualClock:
         # inside poll()); its other pollers cannot be serviced meanwhile, so they do
         # not make it busy. Every other thread that owns a busy poller is running.
         idle = {w.owner for w in self._waiters if not w.busy}
-        return {w.owner for w in self._waiters if w.busy} - idle
+        busy = {w.owner for w in self._waiters if w.busy} - idle
+        if busy:
+            # A thread that has ended is not running, whatever pollers it left open.
+            busy &= {t.ident for t in threading.enumerate()}
+        return busy
 
     def _try_autojump_locked(self) -> bool:
         if self._autojump_threshold is None or self._busy_threads_locked():

@@ -481,7 +481,9 @@ class PinBank:
             InvalidSettingError: a setting is invalid.
         """
         if isinstance(index, bool) or not isinstance(index, int):
-            raise PinIndexError(f"a pin index must be an int, not {index!r}: e.g. {self._name}.pin(0)")
+            raise PinIndexError(
+                f"a pin index must be an int, not {index!r}: e.g. {self._name}.pin(0)"
+            )
         size = len(self)
         backend = self._resolve_backend()
         chip = self._chip or backend.default_chip()
@@ -500,7 +502,11 @@ class PinBank:
         else:
             offset = spec
             line_name = next(
-                (c.line_names[offset] for c in backend.chips() if c.name == chip and offset < c.num_lines),
+                (
+                    c.line_names[offset]
+                    for c in backend.chips()
+                    if c.name == chip and offset < c.num_lines
+                ),
                 None,
             )
         return Pin(
@@ -548,5 +554,3 @@ pins: Final = PinBank(
     description=" (P0-P7 of the Quick2Wire header)",
 )
 """The Quick2Wire board's P0-P7 on the current backend, as in the original post."""
-
-

@@ -152,9 +152,7 @@ class LineSettings:
             )
         if not isinstance(self.debounce_ns, int) or self.debounce_ns < 0:
             raise InvalidSettingError(f"debounce must be 0 or more, not {self.debounce_ns!r}")
-        if not isinstance(self.event_buffer_size, int) or not (
-            0 <= self.event_buffer_size <= 1024
-        ):
+        if not isinstance(self.event_buffer_size, int) or not (0 <= self.event_buffer_size <= 1024):
             raise InvalidSettingError(
                 f"event_buffer_size must be 0 (default) to 1024, not {self.event_buffer_size!r}"
             )

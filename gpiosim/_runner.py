@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, final
+from typing import Literal, final
 
 from gpiocore._clock import VirtualClock
 from gpiocore._context import current_backend
@@ -32,7 +32,7 @@ __all__ = ["AppError", "AppRunner", "AppStopped"]
 Mode = Literal["thread", "subprocess"]
 
 
-class AppStopped(BaseException):  # noqa: N818 - a control-flow signal, like SystemExit
+class AppStopped(BaseException):
     """Raised inside a program's thread to stop it; its ``with`` blocks clean up."""
 
 
@@ -253,5 +253,3 @@ class AppRunner:
         else:
             with contextlib.suppress(AppError):
                 self.stop()
-
-

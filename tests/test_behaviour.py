@@ -11,6 +11,7 @@ import select
 import time
 
 import pytest
+
 from gpiocore import (
     Both,
     EdgeType,
@@ -26,7 +27,6 @@ from gpiocore import (
     pins,
 )
 from gpiocore.selector import Selector, Timer
-
 from tests.conftest import APPS
 
 BUTTON = "GPIO17"  # pins.pin(0): P0 of the Quick2Wire board

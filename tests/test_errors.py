@@ -4,6 +4,7 @@ fix, and leaves no fd or line behind."""
 from __future__ import annotations
 
 import pytest
+
 from gpiocore import (
     BackendNotFoundError,
     Both,
@@ -45,7 +46,9 @@ def test_invalid_line_offset_and_name(backend):
 
 def test_writing_an_input(backend, harness):
     with pins.pin(0, direction=In) as pin:
-        with pytest.raises(PinDirectionError, match=r"pins pin 0 \(GPIO17\) is an input.*direction=Out"):
+        with pytest.raises(
+            PinDirectionError, match=r"pins pin 0 \(GPIO17\) is an input.*direction=Out"
+        ):
             pin.value = 1
     assert not harness.requested(pin.chip, pin.offset)
 
@@ -63,7 +66,9 @@ def test_closed_pin(backend, action):
 
 
 def test_unknown_backend():
-    with pytest.raises(BackendNotFoundError, match=r"no GPIO backend named 'nope': choose one of .*fake"):
+    with pytest.raises(
+        BackendNotFoundError, match=r"no GPIO backend named 'nope': choose one of .*fake"
+    ):
         load_backend("nope")
     with pytest.raises(BackendNotFoundError), use_backend("nope"):
         pass
@@ -121,7 +126,10 @@ def test_settings_change_that_fails_leaves_pin_as_it_was(backend):
 
 
 def test_timer_start_without_offset_or_interval(backend):
-    with Timer() as timer, pytest.raises(TimerSettingError, match="would never fire: give it an offset"):
+    with (
+        Timer() as timer,
+        pytest.raises(TimerSettingError, match="would never fire: give it an offset"),
+    ):
         timer.start()
     with Timer() as timer, pytest.raises(TimerSettingError, match="call start\\(\\) first"):
         timer.wait()
@@ -172,5 +180,7 @@ def test_every_error_is_a_gpio_error_and_a_builtin():
         obj = getattr(gpiocore, name)
         if isinstance(obj, type) and issubclass(obj, GpioError) and obj is not GpioError:
             builtin_bases = [b for b in obj.__mro__[1:] if b.__module__ == "builtins"]
-            assert any(b is not Exception and b is not BaseException and b is not object
-                       for b in builtin_bases), name
+            assert any(
+                b is not Exception and b is not BaseException and b is not object
+                for b in builtin_bases
+            ), name

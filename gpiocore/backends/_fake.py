@@ -295,9 +295,7 @@ class _FakeTimer:
         with self._clock._cond:
             self._disarm_locked()
             self._interval_ns = interval_ns
-            self._token = self._clock._schedule_locked(
-                self._clock._now + initial_ns, self._expired
-            )
+            self._token = self._clock._schedule_locked(self._clock._now + initial_ns, self._expired)
 
     def _expired(self) -> None:
         self._token = None
@@ -502,8 +500,7 @@ class FakeBackend:
             raise PinIndexError(f"a line offset must be an int, not {offset!r}")
         if not 0 <= offset < len(c.lines):
             raise PinIndexError(
-                f"line offset {offset} is out of range for {chip}: "
-                f"use 0 to {len(c.lines) - 1}"
+                f"line offset {offset} is out of range for {chip}: use 0 to {len(c.lines) - 1}"
             )
         return c, c.lines[offset]
 

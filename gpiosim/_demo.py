@@ -1,0 +1,97 @@
+"""The main job's demo: the post's timed-LED program driven on the current backend.
+
+It starts ``fixtures/apps/timed_led.py`` (a press lights the LED for ``offset``
+seconds; a second press puts it out; a release does nothing), presses the button
+through the backend's harness, and prints what the LED did, on the backend clock.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from gpiocore._context import current_backend, use_backend
+from gpiocore._pin import pins
+from gpiocore.backends._base import Backend
+from gpiosim._runner import AppRunner
+from gpiosim._timing import BackendTime
+
+__all__ = ["APPS_DIR", "run_demo"]
+
+APPS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "apps"
+
+
+def run_demo(
+    backend: Backend | None = None, *, offset: float = 2.0, out: TextIO = sys.stdout
+) -> int:
+    """Run the timed-LED program through a scripted session and print a timeline.
+
+    Args:
+        backend: where to run (default: the current backend, normally ``fake``).
+        offset: the program's LED-on time in seconds (scaled on real-time backends).
+        out: where to print.
+
+    Returns:
+        0 if the LED behaved as the post promises, 1 otherwise.
+    """
+    backend = backend or current_backend()
+    harness = backend.harness
+    if harness is None:
+        print(f"the {backend.name!r} backend has no harness: the demo needs fake or sim", file=out)
+        return 1
+    app_path = APPS_DIR / "timed_led.py"
+    with use_backend(backend), BackendTime(backend) as bt:
+        button, led = pins.pin(0), pins.pin(1)
+        where_b, where_l = (button.chip, button.offset), (led.chip, led.offset)
+        t0 = bt.now()
+        print(
+            f"demo: {app_path.name} on the {backend.name!r} backend "
+            f"(button = pins.pin(0) = {button.line_name}, LED = pins.pin(1) = {led.line_name}, "
+            f"offset {offset:g} s)",
+            file=out,
+        )
+        failures = 0
+
+        def show(what: str, expect: bool) -> None:
+            nonlocal failures
+            lit = harness.level(*where_l)
+            ok = lit is expect
+            failures += not ok
+            mark = "ok" if ok else f"UNEXPECTED (expected {'on' if expect else 'off'})"
+            print(
+                f"  t={bt.now() - t0:7.3f} s  {what:<34} LED {'on ' if lit else 'off'}  {mark}",
+                file=out,
+            )
+
+        def press(what: str, expect: bool) -> None:
+            harness.drive(*where_b, True)
+            bt.wait_for(lambda: harness.level(*where_l) is expect, 1)
+            show(what, expect)
+            bt.sleep(0.1)
+            harness.drive(*where_b, False)
+            bt.settle()
+            show("release", expect)
+
+        with AppRunner(app_path, [str(bt.s(offset))], backend=backend) as app:
+            app.wait_ready([where_b, where_l])
+            show("program started", False)
+            press("press", True)
+            bt.sleep(offset / 2)
+            show("half the offset later", True)
+            bt.wait_for(lambda: not harness.level(*where_l), offset)
+            show("timer expired", False)
+            bt.sleep(0.5)
+            press("press", True)
+            bt.sleep(0.3)
+            press("press again: puts it out at once", False)
+            bt.sleep(offset + 0.5)
+            show("no timer left to fire", False)
+        verdict = (
+            "the LED did what the post promises"
+            if not failures
+            else f"{failures} unexpected step(s)"
+        )
+        kind = "virtual" if backend.clock.virtual else "real"
+        print(f"demo: {verdict} ({bt.now() - t0:.3f} s of {kind} time)", file=out)
+        return 1 if failures else 0

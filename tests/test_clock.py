@@ -1,0 +1,182 @@
+"""The fake backend's virtual clock: advance, settle, autojump, hold, interrupts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gpiocore import Both, In, Out, pins, use_backend
+from gpiocore.backends import SettleTimeoutError, VirtualClock
+from gpiocore.backends._fake import FakeBackend
+from gpiocore.selector import Selector, Timer
+from tests.conftest import APPS
+
+
+def test_advance_fires_deadlines_in_order():
+    clock = VirtualClock(autojump_threshold=None)
+    fired: list[tuple[str, int]] = []
+    clock.schedule(3_000_000_000, lambda: fired.append(("c", clock._now)))
+    clock.schedule(1_000_000_000, lambda: fired.append(("a", clock._now)))
+    clock.schedule(2_000_000_000, lambda: fired.append(("b", clock._now)))
+    clock.advance(2.5)
+    assert fired == [("a", 1_000_000_000), ("b", 2_000_000_000)]
+    assert clock.monotonic() == 2.5
+    token = clock.schedule(2_600_000_000, lambda: fired.append(("x", 0)))
+    clock.cancel(token)
+    clock.advance(1)
+    assert [f[0] for f in fired] == ["a", "b", "c"]
+
+
+def test_time_cannot_go_backwards():
+    clock = VirtualClock()
+    with pytest.raises(ValueError, match="time can't go backwards"):
+        clock.advance(-1)
+
+
+def test_single_threaded_timer_autojumps():
+    """A program alone on the fake backend never waits for real: 2 s take no time."""
+    backend = FakeBackend()
+    start = time.monotonic()
+    with Timer(offset=2, backend=backend) as timer:
+        timer.start()
+        assert timer.wait() == 1
+    assert backend.clock.monotonic() == 2.0
+    assert time.monotonic() - start < 0.5
+
+
+def test_selector_timeout_is_virtual():
+    backend = FakeBackend()
+    with Selector(backend=backend) as selector:
+        selector.wait(timeout=30)
+        assert selector.ready is None
+    assert backend.clock.monotonic() == 30.0
+
+
+def test_no_autojump_when_disabled():
+    backend = FakeBackend(autojump_threshold=None)
+    with Timer(offset=1, backend=backend) as timer:
+        timer.start()
+        result: list[int] = []
+        waiter = threading.Thread(target=lambda: result.append(timer.wait()))
+        waiter.start()
+        time.sleep(0.1)
+        assert result == [] and backend.clock.monotonic() == 0
+        backend.clock.advance(1)
+        waiter.join(5)
+        assert result == [1]
+
+
+def test_hold_stops_autojump_until_advance():
+    """While a harness holds the clock, a program's timer fires only when told."""
+    backend = FakeBackend()
+    clock = backend.clock
+    harness = backend.harness
+    with use_backend(backend), clock.hold():
+        done = threading.Event()
+
+        def program() -> None:
+            with pins.pin(1, direction=Out) as led, Timer(offset=5) as timer:
+                led.value = 1
+                timer.start()
+                timer.wait()
+                led.value = 0
+            done.set()
+
+        thread = threading.Thread(target=program)
+        thread.start()
+        while clock.idle_pollers() == 0:
+            time.sleep(0.001)
+        time.sleep(0.05)
+        assert harness.level("gpiochip0", 18) is True and clock.monotonic() == 0
+        clock.advance(4.999)
+        assert harness.level("gpiochip0", 18) is True
+        clock.advance(0.001)
+        assert done.wait(5)
+        assert harness.level("gpiochip0", 18) is False
+        thread.join()
+
+
+def test_settle_waits_for_the_program_to_react():
+    backend = FakeBackend(autojump_threshold=None)
+    harness = backend.harness
+    reacted: list[float] = []
+    with use_backend(backend):
+        with pins.pin(0, direction=In, interrupt=Both) as button, Selector() as selector:
+            selector.add(button)
+
+            def program() -> None:
+                selector.wait()
+                time.sleep(0.1)  # slow reaction: settle must wait for it
+                reacted.append(time.monotonic())
+                selector.wait(timeout=0)
+
+            thread = threading.Thread(target=program)
+            thread.start()
+            while backend.clock.idle_pollers() == 0:
+                time.sleep(0.001)
+            harness.drive("gpiochip0", 17, True)
+            backend.clock.settle()
+            assert reacted, "settle returned before the program handled the edge"
+            thread.join()
+
+
+def test_settle_times_out_on_a_stuck_program():
+    backend = FakeBackend()
+    clock = backend.clock
+    stop = threading.Event()
+    ready = threading.Event()
+
+    def stuck() -> None:
+        with Selector(backend=backend):
+            ready.set()
+            stop.wait(5)  # busy forever, outside any wait
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    ready.wait()
+    with pytest.raises(SettleTimeoutError, match="did not go idle within 0.2 s"):
+        clock.settle(timeout=0.2)
+    stop.set()
+    thread.join()
+
+
+def test_runner_stops_a_program_blocked_in_raw_epoll(no_fd_leak):
+    from gpiosim._runner import AppRunner
+
+    backend = FakeBackend()
+    with use_backend(backend):
+        runner = AppRunner(APPS / "follow_epoll.py", backend=backend).start()
+        runner.wait_ready([("gpiochip0", 17), ("gpiochip0", 18)])
+        runner.stop()
+        assert not runner.running
+        assert not backend.harness.requested("gpiochip0", 17)
+        assert not backend.harness.requested("gpiochip0", 18)
+
+
+def test_runner_reports_a_crash(tmp_path):
+    from gpiosim._runner import AppError, AppRunner
+
+    program = tmp_path / "crash.py"
+    program.write_text("from gpiocore import pins\npins.pin(99)\n")
+    backend = FakeBackend()
+    with use_backend(backend):
+        runner = AppRunner(program, backend=backend).start()
+        with pytest.raises(AppError, match=r"crash.py crashed: PinIndexError\('pins has no pin 99"):
+            runner.wait_ready([("gpiochip0", 17)], timeout=5)
+        with pytest.raises(AppError, match="crash.py crashed: PinIndexError"):
+            runner.stop()
+
+
+def test_runner_reports_a_program_stuck_outside_waits(tmp_path):
+    from gpiosim._runner import AppError, AppRunner
+
+    program = tmp_path / "stuck.py"
+    program.write_text("import time\nwhile True:\n    time.sleep(0.01)\n")
+    backend = FakeBackend()
+    runner = AppRunner(program, backend=backend, stop_timeout=0.3).start()
+    with pytest.raises(
+        AppError, match="did not stop within 0.3 s: it is stuck outside any GPIO wait"
+    ):
+        runner.stop()
