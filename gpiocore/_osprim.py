@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import time
 from typing import Final
@@ -55,8 +56,10 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
-    # Loaded on first use, not at import, so that importing gpiocore costs nothing.
+    # Loaded on first use, not at import, so that importing gpiocore costs nothing;
+    # cached because find_library() starts a subprocess (~50 ms in the guest).
     lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     lib.timerfd_create.argtypes = [ctypes.c_int, ctypes.c_int]
     lib.timerfd_create.restype = ctypes.c_int

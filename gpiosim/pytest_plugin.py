@@ -55,6 +55,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "backends(*names): run only on these GPIO backends; on others the test is "
         "skipped with a reason",
     )
+    config.addinivalue_line(
+        "markers",
+        "gpio_sim: needs gpio-sim in the running kernel (natively, or in `gpiosim guest`); "
+        "skipped with the reason where it is missing, failed instead if GPIOSIM_REQUIRE=1",
+    )
+    config.addinivalue_line(
+        "markers",
+        "uses_backend: set automatically on tests that use the `backend` fixture",
+    )
     raw = config.getoption("--backend") or config.getini("gpio_backend") or "fake"
     names = [n.strip() for n in str(raw).split(",") if n.strip()]
     known = available_backends()
@@ -73,6 +82,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "gpio_backend_name" in metafunc.fixturenames:
         names = metafunc.config.stash[BACKENDS_KEY]
         metafunc.parametrize("gpio_backend_name", names, ids=names, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that use a backend, so a run can select them (``-m uses_backend``)."""
+    for item in items:
+        if "gpio_backend_name" in getattr(item, "fixturenames", ()):
+            item.add_marker("uses_backend")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or with ``GPIOSIM_REQUIRE=1``, fail) ``gpio_sim`` tests without gpio-sim."""
+    if item.get_closest_marker("gpio_sim") is None:
+        return
+    from gpiosim._chip import check_environment
+    from gpiosim._errors import SimChipError
+
+    try:
+        check_environment()
+    except SimChipError as exc:
+        if os.environ.get("GPIOSIM_REQUIRE") == "1":
+            pytest.fail(f"GPIOSIM_REQUIRE=1 but gpio-sim is unavailable: {exc}", pytrace=False)
+        pytest.skip(f"gpio-sim unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -26,3 +26,16 @@ def no_fd_leak():
     leaked = open_fds() - before
     # /proc/self/fd's own listing fd is closed by the time we compare
     assert not leaked, f"fds left open: {sorted(leaked)}"
+
+
+@pytest.fixture
+def need_sim() -> None:
+    """For tests that make gpio-sim chips; the ``gpio_sim`` marker it brings does the
+    gating (skip with the reason without gpio-sim, fail under ``GPIOSIM_REQUIRE=1``)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test that needs gpio-sim the plugin's ``gpio_sim`` marker."""
+    for item in items:
+        if "need_sim" in getattr(item, "fixturenames", ()):
+            item.add_marker("gpio_sim")

@@ -141,7 +141,7 @@ def test_busy_line_leaves_nothing(backend, harness):
     holder = pins.pin(0, direction=In)
     with holder:
         other = pins.pin(0, direction=In, interrupt=Both)
-        with pytest.raises(LineBusyError, match="holds it; close that pin"):
+        with pytest.raises(LineBusyError, match=r"is busy.*close"):
             other.open()
         assert other.closed
     assert not harness.requested(holder.chip, holder.offset)

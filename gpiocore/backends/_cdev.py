@@ -243,6 +243,17 @@ def _gpiod_rising() -> object:
     return GEdgeEvent.Type.RISING_EDGE
 
 
+def _check_offset(gchip: gpiod.Chip, name: str, offset: object) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise PinIndexError(f"line offset must be a whole number, not {offset!r}")
+    info = gchip.get_info()
+    if not 0 <= offset < info.num_lines:
+        raise PinIndexError(
+            f"offset {offset} is out of range for {name} ({info.label}): it has lines "
+            f"0..{info.num_lines - 1}"
+        )
+
+
 def _chip_sort_key(path: Path) -> tuple[int, str]:
     digits = path.name.removeprefix("gpiochip")
     return (int(digits), "") if digits.isdigit() else (1 << 30, path.name)
@@ -337,36 +348,46 @@ class CdevBackend:
                 f"settings must be a gpiocore LineSettings, not {type(settings).__name__}"
             )
         path = self._resolve(chip)
-        gchip = self._chip(path)
         name = Path(path).name
-        num_lines = gchip.get_info().num_lines
-        if isinstance(offset, bool) or not isinstance(offset, int):
-            raise PinIndexError(f"line offset must be a whole number, not {offset!r}")
-        if not 0 <= offset < num_lines:
-            raise PinIndexError(
-                f"offset {offset} is out of range for {name} "
-                f"({gchip.get_info().label}): it has lines 0..{num_lines - 1}"
-            )
-        try:
-            request = gchip.request_lines(
-                {offset: to_gpiod_settings(settings)},
-                consumer=consumer,
-                event_buffer_size=settings.event_buffer_size or None,
-            )
-        except OSError as exc:
-            where = f"line {offset} of {name}"
-            if exc.errno == errno.EBUSY:
-                holder = gchip.get_line_info(offset).consumer or "an unnamed consumer"
-                raise LineBusyError(
-                    f"{where} is busy: it is already requested by {holder!r}; close the "
-                    "other request, or stop the process holding it (see gpioinfo)"
-                ) from exc
-            raise _settings_error(exc, where, settings) from exc
+        where = f"line {offset} of {name}"
+        for attempt in (1, 2):
+            gchip = self._chip(path)
+            _check_offset(gchip, name, offset)
+            try:
+                request = gchip.request_lines(
+                    {offset: to_gpiod_settings(settings)},
+                    consumer=consumer,
+                    event_buffer_size=settings.event_buffer_size or None,
+                )
+                break
+            except OSError as exc:
+                # ENODEV: the cached chip was removed (a sim chip torn down and perhaps
+                # made again under the same name): reopen the path once.
+                if exc.errno != errno.ENODEV or attempt == 2:
+                    raise self._request_error(exc, gchip, where, offset, settings) from exc
+                self._open_chips.pop(path).close()
         line = CdevLine(
             request, chip=name, offset=offset, settings=settings, on_close=self._lines.discard
         )
         self._lines.add(line)
         return line
+
+    @staticmethod
+    def _request_error(
+        exc: OSError, gchip: gpiod.Chip, where: str, offset: int, settings: LineSettings
+    ) -> Exception:
+        if exc.errno == errno.EBUSY:
+            holder = gchip.get_line_info(offset).consumer or "an unnamed consumer"
+            return LineBusyError(
+                f"{where} is busy: it is already requested by {holder!r}; close the "
+                "other request, or stop the process holding it (see gpioinfo)"
+            )
+        if exc.errno == errno.ENODEV:
+            return LineNotFoundError(
+                f"the chip of {where} was removed while in use (ENODEV): open the line on "
+                "a chip that exists"
+            )
+        return _settings_error(exc, where, settings)
 
     def create_timer(self) -> TimerfdTimer:
         """Return a new disarmed timerfd on CLOCK_MONOTONIC."""
@@ -392,14 +413,10 @@ class CdevBackend:
             LineNotFoundError: no such chip.
             PinIndexError: no such offset.
         """
-        gchip = self._chip(self._resolve(chip))
-        try:
-            return gchip.get_line_info(offset)
-        except (ValueError, OSError) as exc:
-            raise PinIndexError(
-                f"offset {offset!r} is out of range for {chip}: it has lines "
-                f"0..{gchip.get_info().num_lines - 1}"
-            ) from exc
+        path = self._resolve(chip)
+        gchip = self._chip(path)
+        _check_offset(gchip, Path(path).name, offset)
+        return gchip.get_line_info(offset)
 
     @staticmethod
     def _path_of(chip: str) -> str:

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine (README's test command; .ci/run calls it):
+#  1. set-up (venv, and qemu + kernel build tools from Debian if missing);
+#  2. lint;
+#  3. the suite on the fake backend, on the host (and the guest's own tests);
+#  4. the guest kernel (built once, then cached under ~/.cache/gpiorig);
+#  5. the suite again with --backend=sim, inside the guest, against the real gpio-sim
+#     module, in one pytest process; GPIOSIM_REQUIRE=1 turns a missing gpio-sim into
+#     a failure rather than a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$SECONDS
+step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
+
+step "set-up"
+bash ci/setup.sh
+PY=.venv/bin/python
+
+step "lint: ruff"
+.venv/bin/ruff check .
+
+step "host: the suite on the fake backend"
+$PY -m pytest -p no:cacheprovider -m "not gpio_sim" "$@"
+
+step "guest kernel"
+bash ci/build-guest-kernel.sh
+
+step "guest: the suite on the sim backend (real gpio-sim)"
+GPIOSIM_REQUIRE=1 $PY -m gpiosim guest --timeout 2400 -- \
+    $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" "$@"
+
+step "done"

@@ -1,0 +1,220 @@
+"""The ``gpiosim`` command line.
+
+One function per subcommand: ``_add_<name>`` declares its options on the
+subparser, ``_cmd_<name>`` runs it and returns the exit status.  A new
+subcommand (``rig check``, ``bench``) adds such a pair and one line in
+:func:`_parser`.
+
+Everything after the first ``--`` is the command of ``gpiosim guest`` and is
+never parsed as options, so ``gpiosim guest -- python -m pytest -x`` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from ._errors import GuestError, GuestTimeoutError
+
+__all__ = ["main"]
+
+# Exit statuses of our own, chosen as timeout(1) chooses them.
+EXIT_TIMEOUT = 124
+EXIT_GUEST_FAILED = 125
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace, list[str]], int]
+
+
+def _log(line: str) -> None:
+    print(f"gpiosim: {line}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------ guest
+
+
+def _add_guest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "guest",
+        help="run a command in a qemu guest whose kernel has gpio-sim",
+        description=(
+            "Run CMD in a small qemu guest with gpio-sim built in, the host's root "
+            "read-only and the project folder read-write. The exit status is CMD's; "
+            f"{EXIT_TIMEOUT} on timeout, {EXIT_GUEST_FAILED} if the guest failed."
+        ),
+        usage="%(prog)s [options] -- CMD [ARG...]",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds for boot and command; then qemu is killed, exit 124",
+    )
+    p.add_argument("--memory", type=int, default=1024, metavar="MB", help="guest memory (1024)")
+    p.add_argument("--cpus", type=int, default=1, metavar="N", help="guest vCPUs (1)")
+    p.add_argument(
+        "--accel",
+        choices=("auto", "tcg", "kvm"),
+        default="auto",
+        help="qemu accelerator; auto probes KVM once (env GPIOSIM_ACCEL overrides auto)",
+    )
+    p.add_argument("--project-dir", metavar="DIR", help="folder shared read-write (git top)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the guest kernel first")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the kernel console")
+    p.add_argument("cmd", nargs="*", help=argparse.SUPPRESS)
+    p.set_defaults(handler=_cmd_guest)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _cmd_guest(args: argparse.Namespace, tail: list[str]) -> int:
+    from . import _guest
+
+    argv = [*args.cmd, *tail]
+    if not argv:
+        _log("guest: no command given; usage: gpiosim guest [options] -- CMD [ARG...]")
+        return 2
+    # SIGTERM (a CI job's timeout) unwinds like Ctrl-C, so run() stops qemu and
+    # removes its job folder; SIGKILL is covered by qemu's parent-death signal.
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if args.rebuild:
+            _guest.ensure_kernel(rebuild=True, log=_log)
+        return _guest.run(
+            argv,
+            timeout=args.timeout,
+            project_dir=args.project_dir,
+            memory_mb=args.memory,
+            cpus=args.cpus,
+            accel=args.accel,
+            verbose=args.verbose,
+            log=_log,
+        )
+    except BrokenPipeError:
+        # Our reader went away (`gpiosim guest -- cmd | head`): end quietly, as
+        # the command itself would, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except GuestTimeoutError as exc:
+        _log(str(exc))
+        return EXIT_TIMEOUT
+    except (GuestError, ValueError) as exc:
+        _log(str(exc))
+        return EXIT_GUEST_FAILED
+
+
+# ----------------------------------------------------------------- guest-kernel
+
+
+def _add_guest_kernel(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "guest-kernel",
+        help="build (if needed) and verify the guest kernel; print its path",
+        description=(
+            "Build the guest kernel from Debian's linux-source-6.1 with "
+            "ci/guest-kernel.config unless it is cached, and print the image's path."
+        ),
+    )
+    p.add_argument("--rebuild", action="store_true", help="build even if cached")
+    p.add_argument(
+        "--missing-packages",
+        action="store_true",
+        help="only print the Debian packages still needed (qemu, build tools), one a line",
+    )
+    p.set_defaults(handler=_cmd_guest_kernel)
+
+
+def _cmd_guest_kernel(args: argparse.Namespace, tail: list[str]) -> int:
+    from . import _guest
+
+    if tail:
+        _log(f"guest-kernel takes no command: {tail}")
+        return 2
+    if args.missing_packages:
+        for package in _guest.missing_packages():
+            print(package)
+        return 0
+    try:
+        path = _guest.ensure_kernel(rebuild=args.rebuild, log=_log)
+    except GuestError as exc:
+        _log(str(exc))
+        return 1
+    print(path)
+    return 0
+
+
+# ------------------------------------------------------------------------- demo
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="drive the post's timed-LED program on the current backend and show the LED",
+        description=(
+            "Start fixtures/apps/timed_led.py on the current backend (GPIOCORE_BACKEND, "
+            "default fake), press its button through the harness and print what the LED did."
+        ),
+    )
+    p.add_argument("--offset", type=float, default=2.0, metavar="S", help="LED time (2 s)")
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace, tail: list[str]) -> int:
+    from gpiocore import GpioError
+
+    from ._demo import run_demo
+
+    if tail:
+        _log(f"demo takes no command: {tail}")
+        return 2
+    try:
+        return run_demo(offset=args.offset)
+    except GpioError as exc:
+        _log(f"demo: {exc}")
+        return 1
+
+
+# ------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gpiosim", description="gpiorig's simulation tools: the gpio-sim guest and rigs."
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_guest(sub)
+    _add_guest_kernel(sub)
+    _add_demo(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``gpiosim`` command line.
+
+    Args:
+        argv: The arguments after the program name; defaults to ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: the guest command's own for ``gpiosim guest``.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # Split at the first `--` ourselves: argparse's handling of `--` before a
+    # positional list differs between Python versions.
+    if "--" in args_list:
+        cut = args_list.index("--")
+        head, tail = args_list[:cut], args_list[cut + 1 :]
+    else:
+        head, tail = args_list, []
+    args = _parser().parse_args(head)
+    handler: Handler = args.handler
+    try:
+        return handler(args, tail)
+    except KeyboardInterrupt:
+        # The guest is already gone (run() kills qemu on the way out).
+        _log("interrupted")
+        return EXIT_INTERRUPTED

@@ -1,0 +1,951 @@
+"""Run a command inside a small qemu guest whose kernel has gpio-sim built in.
+
+Many kernels lack gpio-sim (Debian's stock kernels, WSL, this project's CI
+machines), and some have no GPIO support at all.  This module builds a minimal
+x86-64 kernel once from Debian's ``linux-source-6.1`` package with the fragment
+``ci/guest-kernel.config`` (shipped as ``gpiosim/data/guest-kernel.config``),
+caches it, and boots it under qemu with the host's root filesystem shared
+read-only over 9p and the project folder shared read-write at the same path.
+The command runs as an argument vector with the caller's environment and
+folder; its stdout and stderr stream back live over two virtio ports, kept
+apart from the kernel's console; its exit status becomes :func:`run`'s result.
+
+``GUEST-NOTES.md`` in the project's shared notes records the measurements
+behind the choices made here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import selectors
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from ._errors import GuestError, GuestTimeoutError, KernelBuildError, MissingToolError
+
+__all__ = [
+    "ENV_ACCEL",
+    "ENV_IN_GUEST",
+    "ensure_kernel",
+    "inside_guest",
+    "kernel_cache_dir",
+    "missing_config_options",
+    "missing_packages",
+    "run",
+]
+
+ENV_IN_GUEST = "GPIOSIM_IN_GUEST"
+"""Set to ``1`` in the environment of every command run by :func:`run`."""
+
+ENV_ACCEL = "GPIOSIM_ACCEL"
+"""Overrides ``accel="auto"``: ``tcg``, ``kvm`` or ``auto``."""
+
+_SOURCE_PACKAGE = "linux-source-6.1"
+_QEMU = "qemu-system-x86_64"
+_QEMU_PACKAGE = "qemu-system-x86"
+_DATA = Path(__file__).resolve().parent / "data"
+_FRAGMENT = _DATA / "guest-kernel.config"
+_INIT = _DATA / "guest-init.sh"
+
+# Marks the guest's kernel command line; the kernel ignores unknown dotted
+# parameters, and /proc/cmdline survives a command that clears its environment.
+_CMDLINE_MARK = "gpiosim.guest=1"
+
+# The probe of KVM boots a guest that runs `true`: a working KVM does that in
+# about a second, a broken one hangs silently (GUEST-NOTES), hence the bound.
+_KVM_PROBE_TIMEOUT = 15.0
+
+# 9p options shared by every mount; msize=256 KiB makes big reads cheap.
+_9P_OPTIONS = "trans=virtio,version=9p2000.L,msize=262144"
+
+# The project share: the host does not touch the project while the guest runs,
+# so the guest may cache it like the read-only root.  Measured: `import pytest`
+# from a venv inside the share takes as long as from the root with cache=loose,
+# twice as long with cache=mmap.  Writes are cached too: the init syncs them to
+# the host before the guest ends.
+_PROJECT_CACHE = "loose"
+
+# Variables that describe the host's session and would mislead a program in the
+# guest (a display, agents' sockets, the host's runtime folder, systemd's fds).
+_HOST_ONLY_ENV = frozenset(
+    {
+        "DBUS_SESSION_BUS_ADDRESS",
+        "DISPLAY",
+        "GPG_AGENT_INFO",
+        "INVOCATION_ID",
+        "JOURNAL_STREAM",
+        "LISTEN_FDNAMES",
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "NOTIFY_SOCKET",
+        "OLDPWD",
+        "PWD",
+        "SHLVL",
+        "SSH_AGENT_PID",
+        "SSH_AUTH_SOCK",
+        "SSH_CLIENT",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "STY",
+        "TMUX",
+        "TMUX_PANE",
+        "WAYLAND_DISPLAY",
+        "WINDOWID",
+        "XAUTHORITY",
+        "XDG_RUNTIME_DIR",
+        "XDG_SEAT",
+        "XDG_SESSION_CLASS",
+        "XDG_SESSION_ID",
+        "XDG_SESSION_TYPE",
+        "XDG_VTNR",
+        "_",
+    }
+)
+
+# Kernel build tools: program -> Debian package (lz4 compresses the image).
+_BUILD_PROGRAMS = (
+    ("apt-get", "apt"),
+    ("dpkg-deb", "dpkg"),
+    ("tar", "tar"),
+    ("xz", "xz-utils"),
+    ("make", "make"),
+    ("gcc", "gcc"),
+    ("flex", "flex"),
+    ("bison", "bison"),
+    ("bc", "bc"),
+    ("lz4", "lz4"),
+)
+# Kernel build headers: header under /usr/include -> Debian package.  objtool
+# needs libelf; the certificate tools need OpenSSL.
+_BUILD_HEADERS = (
+    ("libelf.h", "libelf-dev"),
+    ("gelf.h", "libelf-dev"),
+    ("openssl/opensslv.h", "libssl-dev"),
+)
+
+# What a kernel argument may hold without quoting (the init script's path).
+_CMDLINE_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
+
+# How much of the console to keep for an error message.
+_CONSOLE_TAIL = 64 * 1024
+
+Log = Callable[[str], None]
+"""Receives one line of progress (kernel build steps) at a time."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gpiorig"
+
+
+def kernel_cache_dir() -> Path:
+    """Return the folder that holds the cached guest kernels.
+
+    ``$XDG_CACHE_HOME/gpiorig/kernel`` (``~/.cache/gpiorig/kernel`` by
+    default); each kernel lives in ``<source version>-<fragment hash>/`` as
+    ``bzImage`` with its ``.config``.
+
+    Returns:
+        The folder; it may not exist yet.
+    """
+    return _cache_root() / "kernel"
+
+
+def inside_guest() -> bool:
+    """Tell whether this process runs inside a guest started by :func:`run`.
+
+    Returns:
+        True in the guest: the environment carries ``GPIOSIM_IN_GUEST=1``, or
+        the kernel command line carries the guest's mark (for a program whose
+        environment was cleared).
+    """
+    if os.environ.get(ENV_IN_GUEST) == "1":
+        return True
+    try:
+        with open("/proc/cmdline", encoding="ascii", errors="replace") as f:
+            return _CMDLINE_MARK in f.read().split()
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------ kernel config
+
+
+def _parse_config(text: str) -> dict[str, str]:
+    """Map option names (without ``CONFIG_``) to values; ``is not set`` is ``n``."""
+    options: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        unset = re.fullmatch(r"#\s*CONFIG_(\w+) is not set", line)
+        if unset:
+            options[unset.group(1)] = "n"
+        elif line.startswith("CONFIG_") and "=" in line:
+            name, _, value = line[len("CONFIG_") :].partition("=")
+            options[name] = value
+    return options
+
+
+def missing_config_options(fragment: str, config: str) -> list[str]:
+    """List the options a fragment sets ``=y`` that a built ``.config`` lacks.
+
+    kconfig silently drops an option whose dependencies are missing; the
+    result of a merge must therefore be checked, not assumed.
+
+    Args:
+        fragment: Text of the config fragment (``CONFIG_X=y`` lines).
+        config: Text of the resulting ``.config``.
+
+    Returns:
+        The dropped options as ``CONFIG_X``, in the fragment's order.
+    """
+    wanted = [name for name, value in _parse_config(fragment).items() if value == "y"]
+    built = _parse_config(config)
+    return [f"CONFIG_{name}" for name in wanted if built.get(name) != "y"]
+
+
+# ------------------------------------------------------------------ kernel build
+
+
+def _missing_build_tools() -> list[tuple[str, str]]:
+    missing = [(prog, pkg) for prog, pkg in _BUILD_PROGRAMS if shutil.which(prog) is None]
+    for header, pkg in _BUILD_HEADERS:
+        if not any(
+            Path(base, header).is_file()
+            for base in ("/usr/include", "/usr/include/x86_64-linux-gnu")
+        ):
+            missing.append((header, pkg))
+    return missing
+
+
+def missing_packages() -> list[str]:
+    """The Debian packages the guest still needs here: qemu and the kernel build tools.
+
+    ``ci/setup.sh`` installs exactly these, so the list lives in one place.
+    """
+    packages = [pkg for _, pkg in _missing_build_tools()]
+    if shutil.which(_QEMU) is None:
+        packages.append(_QEMU_PACKAGE)
+    return list(dict.fromkeys(packages))
+
+
+def _check_build_tools() -> None:
+    missing = _missing_build_tools()
+    if missing:
+        names = ", ".join(name for name, _ in missing)
+        packages = " ".join(dict.fromkeys(pkg for _, pkg in missing))
+        raise MissingToolError(
+            f"cannot build the guest kernel: {names} not found. "
+            f"Install with: apt-get install {packages}"
+        )
+
+
+def _fragment_text(fragment: str | os.PathLike[str] | None) -> str:
+    path = Path(fragment) if fragment is not None else _FRAGMENT
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KernelBuildError(f"cannot read the guest kernel fragment {path}: {exc}") from exc
+
+
+def _fragment_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _find_cached(key: str) -> Path | None:
+    """Return the newest cached bzImage built from the fragment with this hash.
+
+    The source version is deliberately not part of the lookup: a new Debian
+    point release must not cost a surprise rebuild; ``rebuild=True`` asks for one.
+    """
+    try:
+        candidates = [
+            d / "bzImage"
+            for d in kernel_cache_dir().glob(f"*-{key}")
+            if not d.name.startswith(".") and (d / "bzImage").is_file()
+        ]
+    except OSError:
+        return None
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def _step(argv: Sequence[str], *, cwd: Path, log_file: Path, what: str) -> None:
+    """Run one build step, appending its output to log_file."""
+    with log_file.open("ab") as out:
+        out.write(f"\n$ {' '.join(argv)}\n".encode())
+        out.flush()
+        rc = subprocess.call(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    if rc != 0:
+        tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+        raise KernelBuildError(
+            f"{what} failed (exit status {rc}); the last lines of {log_file}:\n" + "\n".join(tail)
+        )
+
+
+def _download_source(work: Path, log_file: Path, log: Log) -> tuple[Path, str]:
+    """Download the kernel source package; return its tarball and version."""
+    download = ["apt-get", "download", _SOURCE_PACKAGE]
+    log(f"downloading {_SOURCE_PACKAGE}")
+    try:
+        _step(download, cwd=work, log_file=log_file, what="apt-get download")
+    except KernelBuildError:
+        # A fresh machine's package lists are empty or stale (GUEST-NOTES).
+        log("apt-get download failed: running apt-get update once")
+        if os.geteuid() != 0:
+            raise KernelBuildError(
+                f"apt-get download {_SOURCE_PACKAGE} failed; "
+                "run `apt-get update` as root, then try again"
+            ) from None
+        _step(["apt-get", "update"], cwd=work, log_file=log_file, what="apt-get update")
+        _step(download, cwd=work, log_file=log_file, what="apt-get download")
+    debs = sorted(work.glob(f"{_SOURCE_PACKAGE}_*.deb"))
+    if not debs:
+        raise KernelBuildError(f"apt-get download left no {_SOURCE_PACKAGE} package in {work}")
+    deb = debs[-1]
+    version = deb.name.split("_")[1]
+    log(f"unpacking {deb.name}")
+    unpacked = work / "deb"
+    _step(["dpkg-deb", "-x", str(deb), str(unpacked)], cwd=work, log_file=log_file, what="dpkg-deb")
+    deb.unlink()
+    tarballs = sorted(unpacked.glob("usr/src/linux-source-*.tar.xz"))
+    if not tarballs:
+        raise KernelBuildError(f"{deb.name} holds no usr/src/linux-source-*.tar.xz")
+    return tarballs[-1], version
+
+
+def _build(fragment: str, key: str, log: Log) -> Path:
+    """Build a kernel from the fragment into the cache; the caller holds the lock."""
+    cache = kernel_cache_dir()
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
+    log_file = work / "build.log"
+    try:
+        tarball, version = _download_source(work, log_file, log)
+        _step(
+            ["tar", "-xf", str(tarball), "-C", str(work)], cwd=work, log_file=log_file, what="tar"
+        )
+        shutil.rmtree(work / "deb")
+        trees = [d for d in work.iterdir() if d.is_dir() and d.name.startswith("linux-")]
+        if len(trees) != 1:
+            raise KernelBuildError(f"unexpected source layout in {work}: {trees}")
+        src = trees[0]
+        (work / "fragment.config").write_text(fragment, encoding="utf-8")
+        make = ["make", "ARCH=x86_64"]
+        jobs = len(os.sched_getaffinity(0))
+        log("configuring: tinyconfig + ci/guest-kernel.config")
+        _step([*make, "tinyconfig"], cwd=src, log_file=log_file, what="make tinyconfig")
+        _step(
+            ["scripts/kconfig/merge_config.sh", "-m", ".config", str(work / "fragment.config")],
+            cwd=src,
+            log_file=log_file,
+            what="merge_config.sh",
+        )
+        _step([*make, "olddefconfig"], cwd=src, log_file=log_file, what="make olddefconfig")
+        config = (src / ".config").read_text(encoding="utf-8")
+        # Check before the long compile: a dropped option fails in seconds.
+        missing = missing_config_options(fragment, config)
+        if missing:
+            raise KernelBuildError(
+                "the guest kernel config lacks "
+                + ", ".join(missing)
+                + " (kconfig dropped them: missing dependencies?); fix ci/guest-kernel.config"
+            )
+        log(f"compiling bzImage with {jobs} jobs (a few minutes)")
+        _step([*make, f"-j{jobs}", "bzImage"], cwd=src, log_file=log_file, what="make bzImage")
+        # The build may rewrite .config (e.g. compiler-dependent options): check again.
+        config = (src / ".config").read_text(encoding="utf-8")
+        missing = missing_config_options(fragment, config)
+        if missing:
+            raise KernelBuildError(
+                "the built guest kernel lacks "
+                + ", ".join(missing)
+                + "; fix ci/guest-kernel.config"
+            )
+        safe_version = re.sub(r"[^A-Za-z0-9.+-]", "_", version)
+        stage = work / "result"
+        stage.mkdir()
+        shutil.copy2(src / "arch/x86/boot/bzImage", stage / "bzImage")
+        shutil.copy2(src / ".config", stage / ".config")
+        (stage / "fragment.config").write_text(fragment, encoding="utf-8")
+        final = cache / f"{safe_version}-{key}"
+        if final.exists():
+            final.rename(work / "replaced")
+        # A rename within one filesystem is atomic: a reader sees no half kernel.
+        stage.rename(final)
+        log(f"guest kernel ready: {final / 'bzImage'}")
+        return final / "bzImage"
+    finally:
+        # The source tree is over a gigabyte: never leave it behind.
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ensure_kernel(
+    *,
+    rebuild: bool = False,
+    log: Log | None = None,
+    fragment: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Return the guest kernel image, building it first if it is not cached.
+
+    A build downloads ``linux-source-6.1`` with apt, configures it as
+    ``tinyconfig`` plus the fragment, verifies that every ``=y`` option of the
+    fragment survived, compiles ``bzImage`` and moves it into
+    :func:`kernel_cache_dir` atomically.  A file lock serialises concurrent
+    builds; a process that waited for another's build uses its result.
+
+    Args:
+        rebuild: Build even if a cached image exists.
+        log: Receives progress lines; silent if None.
+        fragment: Another config fragment (tests); defaults to the packaged
+            ``ci/guest-kernel.config``.
+
+    Returns:
+        Path of the ``bzImage``.
+
+    Raises:
+        MissingToolError: A build tool is missing; the message names the
+            Debian packages to install.
+        KernelBuildError: A build step failed or the kernel lacks an option.
+    """
+    say: Log = log or (lambda _line: None)
+    text = _fragment_text(fragment)
+    key = _fragment_key(text)
+    if not rebuild and (cached := _find_cached(key)) is not None:
+        return cached
+    _check_build_tools()
+    cache = kernel_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("waiting for another process's guest kernel build")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (cached := _find_cached(key)) is not None:
+                return cached
+        # Holding the lock, any leftover build folder is a killed build's.
+        for stale in cache.glob(".build-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        say("building the guest kernel (about 4 minutes on 2 cores)")
+        return _build(text, key, say)
+
+
+# ----------------------------------------------------------------------- accel
+
+
+def _kvm_usable_device() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def _probe_key(qemu: str) -> str:
+    # A qemu upgrade changes the binary's size or time: that is its version here,
+    # at the cost of a stat rather than a `qemu --version` process.
+    st = os.stat(qemu)
+    return f"{os.uname().release}|{os.path.realpath(qemu)}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _resolve_accel(accel: str, qemu: str, kernel: Path, init: Path, log: Log) -> str:
+    """Turn ``auto`` into ``kvm`` or ``tcg``, probing KVM once per host and qemu."""
+    if accel == "auto":
+        override = os.environ.get(ENV_ACCEL, "").strip() or "auto"
+        if override not in ("auto", "tcg", "kvm"):
+            raise ValueError(f"{ENV_ACCEL} must be 'auto', 'tcg' or 'kvm', not {override!r}")
+        accel = override
+    if accel != "auto":
+        return accel
+    if not _kvm_usable_device():
+        return "tcg"
+    results_file = _cache_root() / "accel-probe.json"
+    key = _probe_key(qemu)
+    try:
+        results = json.loads(results_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        results = {}
+    if not isinstance(results, dict):
+        results = {}
+    if results.get(key) in ("kvm", "tcg"):
+        return str(results[key])
+    log(f"probing KVM (once for this host kernel and qemu; up to {_KVM_PROBE_TIMEOUT:g} s)")
+    found = "tcg"
+    with contextlib.suppress(GuestError):
+        status = _boot(
+            qemu=qemu,
+            kernel=kernel,
+            init=init,
+            accel="kvm",
+            argv=["true"],
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            project=None,
+            timeout=_KVM_PROBE_TIMEOUT,
+            memory_mb=256,
+            cpus=1,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            verbose=False,
+        )
+        if status == 0:
+            found = "kvm"
+    log(f"KVM {'works' if found == 'kvm' else 'does not work'} here: using {found}")
+    results[key] = found
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = results_file.with_name(f".{results_file.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, results_file)
+    return found
+
+
+# ------------------------------------------------------------------------ boot
+
+
+def _default_project_dir(cwd: str) -> str:
+    """The git top-level folder containing cwd, or cwd itself."""
+    path = Path(cwd)
+    for folder in (path, *path.parents):
+        if (folder / ".git").exists():
+            return str(folder)
+    return str(path)
+
+
+def _guest_env(env: Mapping[str, str], cwd: str) -> dict[str, str]:
+    out = {k: v for k, v in env.items() if k not in _HOST_ONLY_ENV}
+    out["PWD"] = cwd
+    out[ENV_IN_GUEST] = "1"
+    return out
+
+
+def _qemu_opt(value: str) -> str:
+    """Escape a value for a qemu ``-virtfs``/``-chardev`` option list."""
+    return value.replace(",", ",,")
+
+
+def _sink(dest: Any) -> Callable[[bytes], None]:
+    """Return a writer of raw bytes to a file object, an fd, or DEVNULL."""
+    if dest == subprocess.DEVNULL:
+        return lambda _data: None
+    if isinstance(dest, int):
+        fd = dest
+
+        def write_fd(data: bytes) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+
+        return write_fd
+    if isinstance(dest, io.TextIOBase):
+        buffer = getattr(dest, "buffer", None)
+        if buffer is not None:
+            dest.flush()
+
+            def write_buffer(data: bytes) -> None:
+                buffer.write(data)
+                buffer.flush()
+
+            return write_buffer
+        text_dest = dest
+        # Incremental: a chunk may end inside a multi-byte character.
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+        def write_text(data: bytes) -> None:
+            text_dest.write(decoder.decode(data))
+            text_dest.flush()
+
+        return write_text
+    binary_dest: IO[bytes] = dest
+
+    def write_binary(data: bytes) -> None:
+        binary_dest.write(data)
+        with contextlib.suppress(AttributeError):
+            binary_dest.flush()
+
+    return write_binary
+
+
+def _die_with_parent_hook() -> Callable[[], None]:
+    """Return a preexec_fn that makes qemu get SIGKILL when we die: no orphans.
+
+    ctypes is loaded here, in the parent: importing in the forked child could
+    deadlock on a lock another thread held at fork time.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            # The parent died before the prctl took effect.
+            os._exit(1)
+
+    return hook
+
+
+def _tsc_khz_args(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """``tsc_early_khz=`` for the guest, where the host's TSC rate is known and constant."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return []
+    flags = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+    mhz = re.search(r"^cpu MHz\s*:\s*([0-9.]+)", text, re.MULTILINE)
+    if not flags or not mhz or "constant_tsc" not in flags[1].split():
+        return []
+    return [f"tsc_early_khz={round(float(mhz[1]) * 1000)}"]
+
+
+def _fstab_escape(path: str) -> str:
+    """Escape a path for an fstab field (util-linux reads octal escapes)."""
+    return "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in path)
+
+
+def _write_job(
+    job: Path, argv: Sequence[str], env: Mapping[str, str], cwd: str, project: str | None
+) -> None:
+    # `env -i -C CWD -- NAME=VALUE... CMD ARG...`, NUL-terminated (see guest-init.sh).
+    items = ["-C", cwd, "--", *(f"{k}={v}" for k, v in env.items()), *argv]
+    (job / "exec").write_bytes(b"".join(os.fsencode(item) + b"\0" for item in items))
+    lines = [
+        "overlay /tmp overlay "
+        "lowerdir=/tmp,upperdir=/run/gpiosim-tmp/upper,workdir=/run/gpiosim-tmp/work 0 0"
+    ]
+    if project is not None:
+        lines.append(
+            f"gpiosim-project {_fstab_escape(project)} 9p "
+            f"{_9P_OPTIONS},cache={_PROJECT_CACHE},X-mount.mkdir 0 0"
+        )
+    (job / "fstab").write_bytes(os.fsencode("\n".join(lines) + "\n"))
+
+
+def _boot(
+    *,
+    qemu: str,
+    kernel: Path,
+    init: Path,
+    accel: str,
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    project: str | None,
+    timeout: float | None,
+    memory_mb: int,
+    cpus: int,
+    stdout: Any,
+    stderr: Any,
+    verbose: bool,
+) -> int:
+    """Boot one guest that runs argv; return its exit status."""
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    job = Path(tempfile.mkdtemp(prefix="gpiosim-job-"))
+    fds: list[int] = []
+    proc: subprocess.Popen[bytes] | None = None
+    console = bytearray()
+    try:
+        _write_job(job, argv, env, cwd, project)
+        init_path = str(init)
+        if not _CMDLINE_SAFE.fullmatch(init_path):
+            # The kernel command line cannot quote: use a copy at a plain path.
+            init_path = str(job / "init.sh")
+            shutil.copyfile(init, init_path)
+            shutil.copyfile(init.with_name("guest-fstab"), job / "guest-fstab")
+            if not _CMDLINE_SAFE.fullmatch(init_path):
+                raise GuestError(f"no path without spaces for the guest init: {init_path!r}")
+        cmdline = " ".join(
+            [
+                "console=ttyS0",
+                "loglevel=7" if verbose else "quiet",
+                # A panic (init died) reboots at once, and -no-reboot ends qemu.
+                "panic=-1",
+                # One vCPU needs no local APIC timer (the PIT ticks instead), and
+                # calibrating it costs 0.22 s of every boot under TCG.
+                *(["noapictimer"] if cpus == 1 else []),
+                # TCG's TSC follows the host's clock, but the clocksource watchdog
+                # compares it with jiffies, which lag under TCG, and falls back to
+                # a 1 ms jiffies clock: time.monotonic() would step by 1 ms.
+                "tsc=reliable",
+                # Calibrating the TSC against the PIT fails now and then under TCG on
+                # a loaded host ("could not calculate TSC khz": 1 ms jiffies again).
+                # TCG's TSC runs at the host's rate: tell the guest that rate.
+                *_tsc_khz_args(),
+                _CMDLINE_MARK,
+                "root=gpiosim-root",
+                "rootfstype=9p",
+                f"rootflags={_9P_OPTIONS},cache=loose",
+                "ro",
+                "init=/bin/sh",
+                "--",
+                init_path,
+            ]
+        )
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        con_r, con_w = os.pipe()
+        fds += [out_r, out_w, err_r, err_w, con_r, con_w]
+        for fd in (out_w, err_w):
+            # Room for a burst: while a pipe is full qemu blocks, and the guest with it.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        shares = [
+            "local,path=/,mount_tag=gpiosim-root,security_model=none,readonly=on,multidevs=remap",
+            f"local,path={_qemu_opt(str(job))},mount_tag=gpiosim-job,security_model=none",
+        ]
+        if project is not None:
+            shares.append(
+                f"local,path={_qemu_opt(project)},mount_tag=gpiosim-project,"
+                "security_model=none,multidevs=remap"
+            )
+        qemu_argv = [
+            qemu,
+            "-accel",
+            accel,
+            # One socket per vCPU: without ACPI the kernel finds CPUs in
+            # SeaBIOS's MP table, which lists one CPU per package only.
+            "-smp",
+            f"{cpus},sockets={cpus},cores=1,threads=1",
+            "-m",
+            str(memory_mb),
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+            "-kernel",
+            str(kernel),
+            "-append",
+            cmdline,
+            *(arg for share in shares for arg in ("-virtfs", share)),
+            "-device",
+            "virtio-serial-pci",
+            # qemu opens /dev/fd/N itself: for a pipe that is the same pipe.
+            "-chardev",
+            f"file,id=gout,path=/dev/fd/{out_w}",
+            "-device",
+            "virtserialport,chardev=gout,name=gpiosim.stdout",
+            "-chardev",
+            f"file,id=gerr,path=/dev/fd/{err_w}",
+            "-device",
+            "virtserialport,chardev=gerr,name=gpiosim.stderr",
+        ]
+        proc = subprocess.Popen(
+            qemu_argv,
+            stdin=subprocess.DEVNULL,
+            stdout=con_w,
+            stderr=con_w,
+            pass_fds=(out_w, err_w),
+            # Own session: a terminal's Ctrl-C reaches us, and we stop qemu.
+            start_new_session=True,
+            preexec_fn=_die_with_parent_hook(),
+        )
+        # Our copies of the write ends must go, or the reads never see EOF.
+        for fd in (out_w, err_w, con_w):
+            os.close(fd)
+            fds.remove(fd)
+
+        def keep_console(data: bytes) -> None:
+            console.extend(data)
+            del console[:-_CONSOLE_TAIL]
+
+        console_sink = keep_console
+        if verbose:
+            to_stderr = _sink(sys.stderr if stderr is None else stderr)
+
+            def console_sink(data: bytes) -> None:
+                keep_console(data)
+                to_stderr(data)
+
+        sinks = {
+            out_r: _sink(sys.stdout if stdout is None else stdout),
+            err_r: _sink(sys.stderr if stderr is None else stderr),
+            con_r: console_sink,
+        }
+        if not _pump(sinks, deadline):
+            raise _timed_out(argv, timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            rc = proc.wait(remaining)
+        except subprocess.TimeoutExpired:
+            raise _timed_out(argv, timeout) from None
+        status_file = job / "status"
+        error_file = job / "error"
+        tail = console.decode(errors="replace")[-4000:]
+        if error_file.exists():
+            raise GuestError(
+                f"{error_file.read_text(errors='replace').strip()}; the console said:\n{tail}"
+            )
+        if not status_file.exists():
+            raise GuestError(
+                f"the guest ended without running the command (qemu exit status {rc}); "
+                f"the console said:\n{tail}"
+            )
+        text = status_file.read_text(encoding="ascii", errors="replace").strip()
+        try:
+            return int(text)
+        except ValueError:
+            raise GuestError(f"the guest reported a malformed exit status {text!r}") from None
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for fd in fds:
+            os.close(fd)
+        shutil.rmtree(job, ignore_errors=True)
+
+
+def _timed_out(argv: Sequence[str], timeout: float | None) -> GuestTimeoutError:
+    return GuestTimeoutError(
+        f"{shlex.join(argv)} did not finish within {timeout:g} s in the guest; qemu was stopped"
+    )
+
+
+def _pump(sinks: Mapping[int, Callable[[bytes], None]], deadline: float | None) -> bool:
+    """Copy each pipe to its sink until all reach EOF; False if the deadline passed."""
+    with selectors.DefaultSelector() as sel:
+        for fd, sink in sinks.items():
+            sel.register(fd, selectors.EVENT_READ, sink)
+        open_count = len(sinks)
+        while open_count:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                return False
+            for key, _events in sel.select(wait):
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    key.data(data)
+                else:
+                    sel.unregister(key.fd)
+                    open_count -= 1
+    return True
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    project_dir: str | os.PathLike[str] | None = None,
+    memory_mb: int = 1024,
+    cpus: int = 1,
+    accel: str = "auto",
+    stdout: Any = None,
+    stderr: Any = None,
+    verbose: bool = False,
+    log: Log | None = None,
+) -> int:
+    """Run a command in a fresh guest and return its exit status.
+
+    The guest sees the host's root filesystem read-only at the same paths, a
+    writable ``/tmp`` (an in-memory overlay on the host's), fresh ``/run`` and
+    ``/dev/shm``, configfs at ``/sys/kernel/config``, and the project folder
+    read-write at its own path.  The command is executed as an argument
+    vector (no shell), as root, with stdin from ``/dev/null``.
+
+    Args:
+        argv: The command and its arguments.
+        cwd: Its working folder; defaults to the current one.  It must exist
+            in the guest: inside the project folder or on the host's root.
+        env: Its environment; defaults to ``os.environ``.  Variables that
+            describe the host's session (``DISPLAY``, ``SSH_AUTH_SOCK``,
+            ``XDG_RUNTIME_DIR``...) are dropped; ``GPIOSIM_IN_GUEST=1`` is added.
+        timeout: Seconds for the boot and the command together (the kernel
+            build, if one is needed, is not counted); None waits forever.
+        project_dir: The folder shared read-write; defaults to the git
+            top-level folder containing ``cwd``, or ``cwd`` itself.
+        memory_mb: Guest memory in MiB (1024 boots ~0.07 s faster than 2048
+            under TCG: the kernel initialises every page).
+        cpus: Guest vCPUs.
+        accel: ``"tcg"``, ``"kvm"`` or ``"auto"``: KVM where a bounded probe
+            shows that it works (the result is cached per host kernel and
+            qemu), else TCG.  ``GPIOSIM_ACCEL`` overrides ``"auto"``.
+        stdout: Where the command's stdout goes: a text or binary file
+            object, a file descriptor or ``subprocess.DEVNULL``; defaults to
+            ``sys.stdout``.  Output streams while the command runs.
+        stderr: The same for its stderr; defaults to ``sys.stderr``.
+        verbose: Also copy the guest's kernel console to ``stderr``.
+        log: Receives progress lines of a kernel build.
+
+    Returns:
+        The command's exit status (127: not found, 126: not executable,
+        125: its folder is missing in the guest, 128+N: killed by signal N).
+
+    Raises:
+        ValueError: An empty command, an argument with a NUL byte, a bad
+            ``accel`` or a command name with ``=`` in it.
+        MissingToolError: qemu or a kernel build tool is missing.
+        KernelBuildError: The guest kernel could not be built.
+        GuestTimeoutError: The timeout passed; qemu has been stopped.
+        GuestError: The guest failed before the command ran.
+    """
+    argv = [os.fspath(a) for a in argv]
+    if not argv:
+        raise ValueError("the command to run in the guest is empty")
+    if any("\0" in a for a in argv):
+        raise ValueError(f"a command argument contains a NUL byte: {argv!r}")
+    if "=" in argv[0]:
+        # env(1) would take it for an assignment.
+        raise ValueError(f"the command name may not contain '=': {argv[0]!r}")
+    if accel not in ("auto", "tcg", "kvm"):
+        raise ValueError(f"accel must be 'auto', 'tcg' or 'kvm', not {accel!r}")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"timeout must be positive, not {timeout!r}")
+    if memory_mb < 64 or cpus < 1:
+        raise ValueError(f"the guest needs 64+ MiB and 1+ cpus, not {memory_mb} MiB, {cpus}")
+    source_env = os.environ if env is None else env
+    for key, value in source_env.items():
+        if "=" in key or "\0" in key or "\0" in value or not key:
+            raise ValueError(f"malformed environment variable {key!r}")
+    work = os.path.abspath(os.fspath(cwd) if cwd is not None else os.getcwd())
+    project = os.path.realpath(
+        os.fspath(project_dir) if project_dir is not None else _default_project_dir(work)
+    )
+    if project == "/" or "\n" in project:
+        raise ValueError(f"cannot share {project!r} as the project folder")
+    if not os.path.isdir(project):
+        raise ValueError(f"the project folder {project!r} does not exist")
+
+    # qemu first: its absence must not cost a kernel build to find out.
+    qemu = shutil.which(_QEMU)
+    if qemu is None:
+        raise MissingToolError(
+            f"{_QEMU} not found on PATH. Install it with: apt-get install {_QEMU_PACKAGE}"
+        )
+    kernel = ensure_kernel(log=log)
+    resolved = _resolve_accel(accel, qemu, kernel, _INIT, log or (lambda _line: None))
+    return _boot(
+        qemu=qemu,
+        kernel=kernel,
+        init=_INIT,
+        accel=resolved,
+        argv=argv,
+        cwd=work,
+        env=_guest_env(source_env, work),
+        project=project,
+        timeout=timeout,
+        memory_mb=memory_mb,
+        cpus=cpus,
+        stdout=stdout,
+        stderr=stderr,
+        verbose=verbose,
+    )

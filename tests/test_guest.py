@@ -1,0 +1,386 @@
+"""Tests of gpiosim.guest: they run on the host and really boot the qemu guest.
+
+A guest boot costs about two seconds under TCG, so one boot runs a script that
+checks many things at once (``guest_report``), and the other boots each pin one
+behaviour that needs its own guest (an exit status, a timeout, a killed parent).
+Nothing here is skipped when qemu is missing: in CI the guest must run, and a
+missing qemu fails with the message that says what to install.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import gpiosim.guest as guest
+from gpiosim._errors import GuestError, GuestTimeoutError, KernelBuildError, MissingToolError
+from gpiosim._guest import _check_build_tools, missing_config_options
+
+# These tests boot guests: inside one (the suite run by `gpiosim guest`) they
+# belong to the host's run, not to a guest within a guest.
+pytestmark = pytest.mark.skipif(guest.inside_guest(), reason="boots qemu guests: host only")
+
+ROOT = Path(__file__).resolve().parents[1]
+# Generous: a cold cache builds the kernel first (about 4 minutes on 2 cores).
+BUILD_TIMEOUT = 1200
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `python -m gpiosim ARGS` with this interpreter, from the checkout."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+    )
+    full_env.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "gpiosim", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=full_env,
+    )
+
+
+def qemu_processes_mentioning(marker: str) -> list[int]:
+    """Pids of live qemu processes whose command line contains marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in cmdline and marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(marker: str, within: float) -> list[int]:
+    deadline = time.monotonic() + within
+    while (left := qemu_processes_mentioning(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.fixture(scope="session", autouse=True)
+def guest_kernel() -> Path:
+    """The guest kernel, built if the cache lacks it.
+
+    A cold build takes minutes, which the first test's pytest-timeout would
+    count: CI builds it beforehand with ci/build-guest-kernel.sh.
+    """
+    return guest.ensure_kernel()
+
+
+# ------------------------------------------------------------------ no guest
+
+
+def test_config_checker_catches_a_dropped_option() -> None:
+    fragment = textwrap.dedent(
+        """\
+        # comment
+        CONFIG_GPIOLIB=y
+        CONFIG_GPIO_SIM=y
+        CONFIG_CONFIGFS_FS=y
+        CONFIG_LOG_BUF_SHIFT=14
+        # CONFIG_VT is not set
+        """
+    )
+    config = textwrap.dedent(
+        """\
+        CONFIG_GPIOLIB=y
+        # CONFIG_GPIO_SIM is not set
+        CONFIG_LOG_BUF_SHIFT=17
+        CONFIG_VT=y
+        """
+    )
+    # Unset and absent both count as dropped; only =y lines are demanded.
+    assert missing_config_options(fragment, config) == ["CONFIG_GPIO_SIM", "CONFIG_CONFIGFS_FS"]
+    assert (
+        missing_config_options(fragment, config + "CONFIG_GPIO_SIM=y\nCONFIG_CONFIGFS_FS=y\n") == []
+    )
+
+
+def test_the_packaged_fragment_is_all_there_in_the_built_kernel(guest_kernel: Path) -> None:
+    fragment = (ROOT / "ci" / "guest-kernel.config").read_text()
+    config = (guest_kernel.parent / ".config").read_text()
+    assert missing_config_options(fragment, config) == []
+    assert "CONFIG_GPIO_SIM=y" in fragment
+
+
+def test_missing_qemu_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingToolError) as info:
+        guest.run(["true"], project_dir=tmp_path)
+    assert str(info.value) == (
+        "qemu-system-x86_64 not found on PATH. Install it with: apt-get install qemu-system-x86"
+    )
+
+
+def test_missing_build_tools_name_their_packages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingToolError) as info:
+        _check_build_tools()
+    message = str(info.value)
+    assert message.startswith(
+        "cannot build the guest kernel: apt-get, dpkg-deb, tar, xz, make, gcc,"
+    )
+    assert (
+        "Install with: apt-get install apt dpkg tar xz-utils make gcc flex bison bc lz4" in message
+    )
+
+
+def test_bad_arguments_are_refused_before_booting(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        guest.run([], project_dir=tmp_path)
+    with pytest.raises(ValueError, match="may not contain '='"):
+        guest.run(["A=B"], project_dir=tmp_path)
+    with pytest.raises(ValueError, match="accel must be"):
+        guest.run(["true"], accel="xen", project_dir=tmp_path)
+
+
+def test_cli_without_a_command_is_a_usage_error() -> None:
+    from gpiosim._cli import main
+
+    assert main(["guest"]) == 2
+
+
+def test_public_names() -> None:
+    assert set(guest.__all__) == {
+        "GuestError",
+        "GuestTimeoutError",
+        "KernelBuildError",
+        "MissingToolError",
+        "ensure_kernel",
+        "inside_guest",
+        "kernel_cache_dir",
+        "missing_packages",
+        "run",
+    }
+    for name in guest.__all__:
+        assert getattr(guest, name) is not None
+    assert guest.KernelBuildError is KernelBuildError
+
+
+# -------------------------------------------------------------- one shared boot
+
+REPORT_SCRIPT = r"""
+echo "argv1=$1"
+echo "argv2=$2"
+echo "argv3=$3"
+echo "argc=$#"
+echo "pwd=$(pwd)"
+echo "marker=$GPIOSIM_TEST_MARKER"
+echo "in_guest=$GPIOSIM_IN_GUEST"
+echo "display=${DISPLAY-unset}"
+echo "to-stderr" >&2
+echo "written by the guest" > "$PROJECT/from-guest.txt"
+touch /tmp/gpiosim-tmp-is-writable && echo "tmp=writable"
+echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+d=/sys/kernel/config/gpio-sim/smoke
+mkdir "$d" && mkdir "$d/bank0" && echo 4 > "$d/bank0/num_lines" && echo 1 > "$d/live"
+echo "dev_name=$(cat "$d/dev_name")"
+chip=$(cat "$d/bank0/chip_name")
+echo "chip_name=$chip"
+echo "dev_node=$(ls /dev/"$chip")"
+"$PYTHON" - "$chip" <<'EOF'
+import sys
+import gpiod, pyudev, pytest
+import gpiosim.guest
+with gpiod.Chip("/dev/" + sys.argv[1]) as chip:
+    print("num_lines=%d" % chip.get_info().num_lines)
+print("inside_guest=%s" % gpiosim.guest.inside_guest())
+import time
+print("monotonic_resolution=%g" % time.get_clock_info("monotonic").resolution)
+print("udev_gpio=%s" % any(d.sys_name == sys.argv[1]
+      for d in pyudev.Context().list_devices(subsystem="gpio")))
+EOF
+echo 0 > "$d/live" && rmdir "$d/bank0" && rmdir "$d" && echo "teardown=ok"
+exit 3
+"""
+
+
+@pytest.fixture(scope="module")
+def guest_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
+    project = tmp_path_factory.mktemp("project")
+    (project / "sub dir").mkdir()
+    script = project / "report.sh"
+    script.write_text(REPORT_SCRIPT)
+    env = dict(os.environ)
+    env.update(
+        GPIOSIM_TEST_MARKER="a value with spaces; $HOME `x`",
+        DISPLAY=":0",
+        PROJECT=str(project),
+        PYTHON=sys.executable,
+        PYTHONPATH=str(ROOT),
+    )
+    out, err = io.BytesIO(), io.BytesIO()
+    status = guest.run(
+        ["/bin/sh", str(script), "two words", "$HOME", "*"],
+        cwd=project / "sub dir",
+        env=env,
+        project_dir=project,
+        stdout=out,
+        stderr=err,
+        timeout=120,
+    )
+    return status, out.getvalue().decode(), err.getvalue().decode(), project
+
+
+def report_value(report: tuple[int, str, str, Path], key: str) -> str:
+    for line in report[1].splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name == key:
+            return value
+    raise AssertionError(f"{key} not in the guest's output:\n{report[1]}\n{report[2]}")
+
+
+def test_exit_status_comes_back(guest_report: tuple[int, str, str, Path]) -> None:
+    assert guest_report[0] == 3, guest_report
+
+
+def test_argv_arrives_verbatim(guest_report: tuple[int, str, str, Path]) -> None:
+    assert report_value(guest_report, "argv1") == "two words"
+    assert report_value(guest_report, "argv2") == "$HOME"
+    assert report_value(guest_report, "argv3") == "*"
+    assert report_value(guest_report, "argc") == "3"
+
+
+def test_cwd_and_env_arrive(guest_report: tuple[int, str, str, Path]) -> None:
+    assert report_value(guest_report, "pwd") == str(guest_report[3] / "sub dir")
+    assert report_value(guest_report, "marker") == "a value with spaces; $HOME `x`"
+    assert report_value(guest_report, "in_guest") == "1"
+    assert report_value(guest_report, "display") == "unset"
+
+
+def test_stdout_and_stderr_stay_apart(guest_report: tuple[int, str, str, Path]) -> None:
+    assert guest_report[2] == "to-stderr\n"
+    assert "to-stderr" not in guest_report[1]
+    # No kernel message leaks into the command's output.
+    assert "sysrq" not in guest_report[1] + guest_report[2]
+
+
+def test_project_share_is_writable_and_tmp_too(guest_report: tuple[int, str, str, Path]) -> None:
+    assert (guest_report[3] / "from-guest.txt").read_text() == "written by the guest\n"
+    assert report_value(guest_report, "tmp") == "writable"
+    # The guest's /tmp is its own: nothing leaks to the host's.
+    assert not Path("/tmp/gpiosim-tmp-is-writable").exists()
+
+
+def test_gpio_sim_works_in_the_guest(guest_report: tuple[int, str, str, Path]) -> None:
+    assert report_value(guest_report, "dev_name").startswith("gpio-sim.")
+    chip = report_value(guest_report, "chip_name")
+    assert chip.startswith("gpiochip")
+    assert report_value(guest_report, "dev_node") == f"/dev/{chip}"
+    assert report_value(guest_report, "num_lines") == "4"
+    assert report_value(guest_report, "udev_gpio") == "True"
+    assert report_value(guest_report, "teardown") == "ok"
+
+
+def test_venv_python_runs_in_the_guest(guest_report: tuple[int, str, str, Path]) -> None:
+    assert report_value(guest_report, "inside_guest") == "True"
+
+
+def test_the_guest_has_a_fine_clock(guest_report: tuple[int, str, str, Path]) -> None:
+    # Under TCG the watchdog would swap the TSC for 1 ms jiffies (see tsc=reliable),
+    # and a failed PIT calibration would too (see tsc_early_khz). "tsc-early" is the
+    # same counter before the kernel's refined calibration switches over (~1 s).
+    assert report_value(guest_report, "clocksource") in ("tsc", "tsc-early")
+    assert float(report_value(guest_report, "monotonic_resolution")) < 1e-6
+
+
+# ----------------------------------------------------------- one boot per case
+
+
+def test_exit_status_0_and_127_and_two_cpus(tmp_path: Path) -> None:
+    assert guest.run(["sh", "-c", '[ "$(nproc)" = 2 ]'], project_dir=tmp_path, cpus=2) == 0
+    err = io.BytesIO()
+    assert guest.run(["/no/such/program"], project_dir=tmp_path, stderr=err) == 127
+    assert b"/no/such/program" in err.getvalue()
+
+
+def test_cli_returns_the_status_and_streams_output(tmp_path: Path) -> None:
+    proc = cli("guest", "--", "sh", "-c", "echo out; echo err >&2; exit 1", cwd=tmp_path)
+    out, err = proc.communicate(timeout=BUILD_TIMEOUT)
+    assert proc.returncode == 1, err
+    assert out == b"out\n"
+    assert err == b"err\n"
+
+
+def test_timeout_stops_the_guest(tmp_path: Path) -> None:
+    # The job folder is made under TMPDIR: qemu's command line names it.
+    marker = str(tmp_path / "jobs")
+    os.mkdir(marker)
+    started = time.monotonic()
+    proc = cli(
+        "guest",
+        "--timeout",
+        "8",
+        "--",
+        "sh",
+        "-c",
+        "echo started; sleep 60",
+        cwd=tmp_path,
+        env={"TMPDIR": marker},
+    )
+    out, err = proc.communicate(timeout=BUILD_TIMEOUT)
+    assert proc.returncode == 124
+    assert out == b"started\n"
+    assert b"did not finish within 8 s" in err
+    assert time.monotonic() - started < 30
+    assert qemu_processes_mentioning(marker) == []
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_no_qemu_outlives_an_interrupted_or_killed_parent(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    marker = str(tmp_path / "jobs")
+    os.mkdir(marker)
+    proc = cli(
+        "guest", "--", "sh", "-c", "echo started; sleep 60", cwd=tmp_path, env={"TMPDIR": marker}
+    )
+    assert proc.stdout is not None
+    # Output streams live: "started" arrives while the command still sleeps.
+    assert proc.stdout.readline() == b"started\n"
+    assert qemu_processes_mentioning(marker) != []
+    proc.send_signal(how)
+    proc.wait(timeout=30)
+    if how != signal.SIGKILL:
+        # Ctrl-C and a CI job's SIGTERM unwind: run() stops qemu itself.
+        assert proc.returncode == 128 + how
+    assert wait_until_gone(marker, within=10) == []
+
+
+def test_boot_failure_shows_the_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A missing init makes the kernel panic: the error carries the console's tail.
+    import gpiosim._guest as impl
+
+    monkeypatch.setattr(impl, "_INIT", tmp_path / "no-such-init.sh")
+    with pytest.raises(GuestError) as info:
+        impl.run(["true"], project_dir=tmp_path, timeout=60)
+    assert not isinstance(info.value, GuestTimeoutError)
+    assert "the console said" in str(info.value)
+    assert "Kernel panic" in str(info.value) or "init" in str(info.value)
+
+
+def test_tsc_rate_is_passed_only_when_constant(tmp_path: Path) -> None:
+    from gpiosim._guest import _tsc_khz_args
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("cpu MHz\t\t: 2596.138\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n")
+    assert _tsc_khz_args(info) == ["tsc_early_khz=2596138"]
+    info.write_text("cpu MHz\t\t: 2596.138\nflags\t\t: fpu tsc\n")
+    assert _tsc_khz_args(info) == []
+    assert _tsc_khz_args(tmp_path / "missing") == []
