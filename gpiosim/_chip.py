@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal, Self, TypeAlias, final
+from typing import Any, Final, Literal, Self, TypeAlias, final
 
 from gpiocore._errors import ClosedError, InvalidSettingError, LineNotFoundError, PinIndexError
 from gpiosim._errors import (
@@ -451,6 +451,31 @@ class SimBank:
             with gpiod.Chip(self.dev_path) as chip:
                 self._label = chip.get_info().label
         return self._label
+
+    def udev_device(self) -> Any:
+        """Find this bank's GPIO device with pyudev, as udev sees it.
+
+        Enumerates the ``gpio`` subsystem (no udev daemon needed) for the device whose
+        kernel name is :attr:`chip_name` and whose parent is this bank's gpio-sim
+        platform device.
+
+        Returns:
+            The ``pyudev.Device`` (``device_node`` is the ``/dev/gpiochipN`` path).
+
+        Raises:
+            SimChipError: pyudev does not list the chip.
+        """
+        import pyudev
+
+        context = pyudev.Context()
+        for device in context.list_devices(subsystem="gpio", sys_name=self.chip_name):
+            parent = device.find_parent("platform")
+            if parent is not None and parent.sys_name == self.dev_name:
+                return device
+        raise SimChipError(
+            f"pyudev lists no gpio device {self.chip_name} under {self.dev_name}: "
+            "is sysfs mounted at /sys?"
+        )
 
     def line_dir(self, offset: int) -> Path:
         """The sysfs folder of line ``offset`` on the simulator side (``sim_gpioN``).
@@ -963,3 +988,7 @@ class SimChip:
     def get_value(self, offset: int) -> bool:
         """The line's physical level (what an output drives, else the pull)."""
         return self.bank.get_value(offset)
+
+    def udev_device(self) -> Any:
+        """The chip's ``pyudev.Device``; see :meth:`SimBank.udev_device`."""
+        return self.bank.udev_device()

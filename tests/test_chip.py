@@ -510,3 +510,17 @@ def test_dropped_chip_is_torn_down_by_its_finalizer(clean_configfs: set[str]) ->
 
     gc.collect()
     assert not (chip_module.CONFIGFS_ROOT / "gpio-sim" / str(name)).exists()
+
+
+def test_pyudev_finds_the_chip(clean_configfs: set[str]) -> None:
+    """pyudev (no udev daemon) lists the live chip under its gpio-sim platform device."""
+    with SimChip(4, label="udev-test") as sim:
+        device = sim.udev_device()
+        assert device.device_node == sim.dev_path
+        assert device.sys_name == sim.chip_name
+        assert device.find_parent("platform").sys_name == sim.dev_name
+        chip_name = sim.chip_name
+    import pyudev
+
+    names = {d.sys_name for d in pyudev.Context().list_devices(subsystem="gpio")}
+    assert chip_name not in names  # gone with the chip
