@@ -17,6 +17,7 @@ from gpiocore._context import use_backend
 from gpiocore._errors import BackendNotFoundError, GpioError
 from gpiocore.backends._base import Backend, Harness
 from gpiocore.backends._registry import available_backends, load_backend
+from gpiosim._rig import Rig, Signal
 from gpiosim._runner import AppRunner
 from gpiosim._timing import BackendTime
 
@@ -44,6 +45,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="stretch test durations on real-time backends by this factor "
         "(default: 1, or 4 inside the gpiosim guest, whose CPU is emulated)",
+    )
+    group.addoption(
+        "--rig",
+        action="store",
+        default=None,
+        metavar="FILE",
+        help="rig file (TOML) naming the program's signals and, on a bench, the jumpers",
+    )
+    group.addoption(
+        "--gpio-trace-dir",
+        action="store",
+        default="results/traces",
+        metavar="DIR",
+        help="where a failing test's rig record is written as VCD (default results/traces)",
     )
     parser.addini("gpio_backend", "default for --backend", default="fake")
 
@@ -74,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"choose from {', '.join(sorted(known))}"
         )
     config.stash[BACKENDS_KEY] = names
+    _register_hypothesis_profiles()
     config.stash[_SCALE_KEY] = config.getoption("--gpio-time-scale")
 
 
@@ -178,6 +194,117 @@ def virtual_clock(backend: Backend) -> object:
     if not backend.clock.virtual:
         pytest.skip(f"needs virtual time; the {backend.name!r} backend runs in real time")
     return backend.clock
+
+
+#: The post's programs: the button on pins.pin(0), the LED on pins.pin(1).
+DEFAULT_SIGNALS = (Signal("button", "GPIO17", "input"), Signal("led", "GPIO18", "output"))
+_RIGS_KEY = pytest.StashKey[list[Rig]]()
+
+
+@pytest.fixture
+def rig_signals(request: pytest.FixtureRequest) -> Sequence[Signal]:
+    """The signals the ``rig`` fixture names: from ``--rig FILE`` if given, else the post's
+    button (GPIO17, input) and LED (GPIO18, output). Override it to name your own."""
+    path = request.config.getoption("--rig")
+    if path:
+        from gpiosim._rigfile import load_rig_signals
+
+        return load_rig_signals(path)
+    return DEFAULT_SIGNALS
+
+
+@pytest.fixture
+def rig(
+    request: pytest.FixtureRequest, backend: Backend, rig_signals: Sequence[Signal]
+) -> Iterator[Rig]:
+    """A started rig on the backend: drive inputs, observe outputs, record transitions.
+
+    When the test fails, its record is shown as a timing diagram in the report and
+    written as VCD (see ``--gpio-trace-dir``).
+    """
+    made = Rig(backend, rig_signals, scale=_default_scale(request.config))
+    request.node.stash[_RIGS_KEY] = [*request.node.stash.get(_RIGS_KEY, []), made]
+    with made:
+        yield made
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach a failing test's rig record: a text timing diagram, and a VCD file."""
+    report = yield
+    rigs = item.stash.get(_RIGS_KEY, [])
+    if report.failed and rigs and call.when == "call":
+        from gpiosim._trace import timing_diagram, write_vcd
+
+        base = Path(str(item.config.getoption("--gpio-trace-dir")))
+        if not base.is_absolute():
+            base = Path(str(item.config.rootpath)) / base
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid)
+        for i, made in enumerate(rigs):
+            record = made.transitions()
+            initial = made.initial_levels()
+            vcd = write_vcd(base / f"{safe}{'-' + str(i) if i else ''}.vcd", record, initial)
+            report.sections.append(
+                ("gpiosim rig trace", f"{timing_diagram(record, initial)}\nVCD: {vcd}")
+            )
+    return report
+
+
+@pytest.fixture
+def sim_chip(request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh 8-line gpio-sim chip for the test (needs gpio-sim: see the gpio_sim marker)."""
+    from gpiosim._chip import SimChip, check_environment
+    from gpiosim._errors import SimChipError
+
+    try:
+        check_environment()
+    except SimChipError as exc:
+        if os.environ.get("GPIOSIM_REQUIRE") == "1":
+            pytest.fail(f"GPIOSIM_REQUIRE=1 but gpio-sim is unavailable: {exc}", pytrace=False)
+        pytest.skip(f"gpio-sim unavailable: {exc}")
+    with SimChip(8, label="gpiorig-test") as chip:
+        yield chip
+
+
+#: Hypothesis settings per backend: many exact examples on the fake's virtual time,
+#: few on real time (each step takes real, scaled seconds there).
+HYPOTHESIS_PROFILES: dict[str, dict[str, object]] = {
+    "fake": {"max_examples": 60, "stateful_step_count": 20},
+    "sim": {"max_examples": 8, "stateful_step_count": 8},
+    "pi": {"max_examples": 8, "stateful_step_count": 8},
+}
+
+
+@pytest.fixture
+def gpio_hypothesis_settings(backend: Backend) -> object:
+    """Hypothesis settings for this backend: the profile ``gpiosim-<backend>``, if any.
+
+    The profiles are registered by the plugin and can be loaded with
+    ``--hypothesis-profile=gpiosim-fake`` too; ``GPIOSIM_EXAMPLES`` overrides the count.
+    """
+    from hypothesis import HealthCheck, settings
+
+    name = f"gpiosim-{backend.name}"
+    try:
+        chosen = settings.get_profile(name)
+    except Exception:
+        chosen = settings.get_profile("gpiosim-sim")
+    examples = os.environ.get("GPIOSIM_EXAMPLES")
+    return settings(
+        chosen,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        **({"max_examples": int(examples)} if examples else {}),
+    )
+
+
+def _register_hypothesis_profiles() -> None:
+    try:
+        from hypothesis import settings
+    except ImportError:  # hypothesis is a test extra
+        return
+    for name, values in HYPOTHESIS_PROFILES.items():
+        settings.register_profile(f"gpiosim-{name}", deadline=None, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

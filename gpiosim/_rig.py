@@ -1,0 +1,329 @@
+"""Rigs: one harness interface on every backend.
+
+A rig names the signals of a program under test (``button``, ``led``), drives its inputs
+(levels, presses, pulses, bounce bursts), observes its outputs (current level, wait for
+a level), and records every transition on every signal, driven and observed, with its
+time on the backend's clock. The backend's :class:`~gpiocore.backends.Harness` does the
+line work; the rig adds names, polarity, timing and the record:
+
+* fake: the harness reports every physical change as it happens (exact, virtual time);
+* sim: the harness drives ``pull`` and reads ``value``; outputs are sampled by a
+  background poller (gpio-sim has no events on its simulator side), so recorded
+  output times carry up to one poll period of error;
+* pi (its own issue): stimulus and probe lines wired to the device under test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Literal, final
+
+from gpiocore._errors import InvalidSettingError, LineNotFoundError
+from gpiocore._pin import find_line
+from gpiocore.backends._base import Backend, Harness
+from gpiosim._timing import BackendTime
+
+__all__ = ["Rig", "Signal", "Transition"]
+
+Role = Literal["input", "output"]
+Source = Literal["drive", "observe"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Signal:
+    """A named line of the program under test, as the rig sees it.
+
+    Args:
+        name: what tests call it (``"button"``).
+        line: the line's name (``"GPIO17"``) or offset on ``chip``.
+        role: ``"input"`` of the program (the rig drives it) or ``"output"`` (observed).
+        active_low: True when the signal is active at a low level (a button to ground).
+        chip: the chip (default: the backend's default chip).
+    """
+
+    name: str
+    line: str | int
+    role: Role
+    active_low: bool = False
+    chip: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ("input", "output"):
+            raise InvalidSettingError(
+                f"signal {self.name!r}: role must be 'input' or 'output', not {self.role!r}"
+            )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Transition:
+    """One recorded change of a signal's logical level."""
+
+    t_ns: int
+    """Time since the rig started, on the backend's clock."""
+    signal: str
+    level: bool
+    """The signal's logical level after the change (polarity applied)."""
+    source: Source
+    """``drive`` for what the rig did, ``observe`` for what it saw."""
+
+    @property
+    def t(self) -> float:
+        """The time in seconds."""
+        return self.t_ns / 1e9
+
+
+@final
+class Rig:
+    """Drive and observe a program's signals on a backend; record every transition.
+
+    Args:
+        backend: the backend whose harness and clock to use.
+        signals: the program's signals.
+        scale: duration multiplier on real-time backends (see :class:`BackendTime`).
+        poll_interval: real seconds between samples of outputs where the harness
+            cannot report changes itself (sim).
+
+    Raises:
+        InvalidSettingError: the backend has no harness, or two signals share a name.
+        LineNotFoundError: a signal's line does not exist.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        signals: Iterable[Signal],
+        *,
+        scale: float = 1.0,
+        poll_interval: float = 0.002,
+    ) -> None:
+        harness = backend.harness
+        if harness is None:
+            raise InvalidSettingError(
+                f"the {backend.name!r} backend has no harness: give it a rig file (--rig)"
+            )
+        self.backend = backend
+        self.harness: Harness = harness
+        self.time = BackendTime(backend, scale=scale)
+        self.signals: dict[str, Signal] = {}
+        self._where: dict[str, tuple[str, int]] = {}
+        for sig in signals:
+            if sig.name in self.signals:
+                raise InvalidSettingError(f"two signals are named {sig.name!r}: rename one")
+            self.signals[sig.name] = sig
+            self._where[sig.name] = self._resolve(sig)
+        self._by_line = {where: name for name, where in self._where.items()}
+        self._lock = threading.Lock()
+        self._transitions: list[Transition] = []
+        self._last: dict[str, bool] = {}
+        self._driving: str | None = None
+        self._t0 = 0
+        self._poll_interval = poll_interval
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._listening = False
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"<Rig on {self.backend.name} signals={list(self.signals)}>"
+
+    def _resolve(self, sig: Signal) -> tuple[str, int]:
+        if isinstance(sig.line, str):
+            return find_line(self.backend, sig.line, sig.chip)
+        chip = sig.chip or self.backend.default_chip()
+        info = next((c for c in self.backend.chips() if c.name == chip), None)
+        if info is None or not 0 <= sig.line < info.num_lines:
+            raise LineNotFoundError(f"signal {sig.name!r}: no line {sig.line} on chip {chip!r}")
+        return chip, sig.line
+
+    # -- life cycle ---------------------------------------------------------------
+    def start(self) -> Rig:
+        """Start recording (time 0 is now) and hold the virtual clock for the test."""
+        if self._started:
+            return self
+        self._started = True
+        self.time.__enter__()
+        self._t0 = self.backend.clock.monotonic_ns()
+        for name in self.signals:
+            self._last[name] = self._read(name)
+        add = getattr(self.harness, "add_listener", None)
+        if add is not None:
+            add(self._on_change)
+            self._listening = True
+        elif any(s.role == "output" for s in self.signals.values()):
+            self._poller = threading.Thread(target=self._poll, name="rig-poller", daemon=True)
+            self._poller.start()
+        return self
+
+    def close(self) -> None:
+        """Stop recording and release the clock; safe to call twice."""
+        if not self._started:
+            return
+        self._started = False
+        if self._listening:
+            self.harness.remove_listener(self._on_change)  # type: ignore[attr-defined]
+            self._listening = False
+        if self._poller is not None:
+            self._stop.set()
+            self._poller.join()
+            self._poller = None
+        self.time.__exit__(None, None, None)
+
+    def __enter__(self) -> Rig:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- lines --------------------------------------------------------------------
+    def where(self, name: str) -> tuple[str, int]:
+        """The ``(chip, offset)`` of a signal."""
+        self._signal(name)
+        return self._where[name]
+
+    def lines(self) -> list[tuple[str, int]]:
+        """Every signal's ``(chip, offset)``, e.g. for ``AppRunner.wait_ready``."""
+        return list(self._where.values())
+
+    def _signal(self, name: str) -> Signal:
+        try:
+            return self.signals[name]
+        except KeyError:
+            raise InvalidSettingError(
+                f"the rig has no signal {name!r}: use one of {sorted(self.signals)}"
+            ) from None
+
+    def _read(self, name: str) -> bool:
+        return self.harness.level(*self._where[name]) ^ self.signals[name].active_low
+
+    def _now(self) -> int:
+        return self.backend.clock.monotonic_ns() - self._t0
+
+    def elapsed_ns(self) -> int:
+        """Time since the rig started, on the backend's clock (the record's time base)."""
+        return self._now()
+
+    def _record(self, name: str, level: bool, source: Source, t_ns: int | None = None) -> None:
+        with self._lock:
+            if self._last.get(name) == level:
+                return
+            self._last[name] = level
+            self._transitions.append(
+                Transition(self._now() if t_ns is None else t_ns, name, level, source)
+            )
+
+    def _on_change(self, chip: str, offset: int, level: bool, timestamp_ns: int) -> None:
+        name = self._by_line.get((chip, offset))
+        if name is not None:
+            source: Source = "drive" if name == self._driving else "observe"
+            logical = level ^ self.signals[name].active_low
+            self._record(name, logical, source, timestamp_ns - self._t0)
+
+    def _poll(self) -> None:
+        outputs = [n for n, s in self.signals.items() if s.role == "output"]
+        while not self._stop.wait(self._poll_interval):
+            for name in outputs:
+                try:
+                    level = self._read(name)
+                except Exception:  # the chip went away at teardown
+                    return
+                self._record(name, level, "observe")
+
+    # -- driving ------------------------------------------------------------------
+    def drive(self, name: str, level: bool) -> None:
+        """Set an input signal's logical level (polarity applied)."""
+        sig = self._signal(name)
+        if sig.role != "input":
+            raise InvalidSettingError(
+                f"signal {name!r} is an output of the program: observe it, do not drive it"
+            )
+        self._driving = name
+        t_ns = self._now()  # before the write: the program may react before it returns
+        try:
+            self.harness.drive(*self._where[name], bool(level) ^ sig.active_low)
+        finally:
+            self._driving = None
+        self._record(name, bool(level), "drive", t_ns)
+
+    def press(self, name: str) -> None:
+        """Make an input active (a button press)."""
+        self.drive(name, True)
+
+    def release(self, name: str) -> None:
+        """Make an input inactive."""
+        self.drive(name, False)
+
+    def pulse(self, name: str, width: float, *, level: bool = True) -> None:
+        """Hold an input at ``level`` for ``width`` seconds, then return it."""
+        self.drive(name, level)
+        self.time.sleep(width)
+        self.drive(name, not level)
+
+    def bounce(self, name: str, level: bool, *, toggles: int = 5, gap: float = 0.001) -> None:
+        """A contact-bounce burst: ``toggles`` quick changes ending at ``level``."""
+        if toggles < 1:
+            raise InvalidSettingError(f"toggles must be 1 or more, not {toggles!r}")
+        start = level if toggles % 2 else not level
+        current = start
+        for i in range(toggles):
+            self.drive(name, current)
+            if i < toggles - 1:
+                self.time.sleep(gap)
+            current = not current
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the backend's clock (scaled on real-time backends)."""
+        self.time.sleep(seconds)
+
+    def settle(self) -> None:
+        """Let the program react to what just happened."""
+        self.time.settle()
+
+    # -- observing ----------------------------------------------------------------
+    def level(self, name: str) -> bool:
+        """A signal's current logical level."""
+        self._signal(name)
+        level = self._read(name)
+        if self._started and self.signals[name].role == "output":
+            self._record(name, level, "observe")
+        return level
+
+    def wait_for(self, name: str, level: bool, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds (backend time, scaled) for a signal's level."""
+        return self.time.wait_for(lambda: self.level(name) is bool(level), timeout)
+
+    # -- the record ---------------------------------------------------------------
+    def transitions(self, signal: str | None = None) -> list[Transition]:
+        """Every transition recorded so far, oldest first (optionally of one signal)."""
+        if self._poller is not None:
+            for name, sig in self.signals.items():
+                if sig.role == "output":
+                    self._record(name, self._read(name), "observe")
+        with self._lock:
+            items = sorted(self._transitions, key=lambda tr: tr.t_ns)
+        return [tr for tr in items if signal is None or tr.signal == signal]
+
+    def initial_levels(self) -> dict[str, bool]:
+        """Each signal's level when recording started."""
+        first: dict[str, bool] = {}
+        for tr in self.transitions():
+            first.setdefault(tr.signal, not tr.level)
+        return {name: first.get(name, self._last.get(name, False)) for name in self.signals}
+
+    def waveform(self, signal: str) -> list[tuple[float, bool]]:
+        """``(t, level)`` pairs of one signal's transitions, in seconds."""
+        return [(tr.t, tr.level) for tr in self.transitions(signal)]
+
+
+def make_signals(spec: Mapping[str, tuple[str | int, Role]] | Sequence[Signal]) -> list[Signal]:
+    """Signals from ``{"button": ("GPIO17", "input"), ...}`` or a list of :class:`Signal`."""
+    if isinstance(spec, Mapping):
+        return [Signal(name, line, role) for name, (line, role) in spec.items()]
+    return list(spec)

@@ -1,0 +1,88 @@
+"""Traces of a rig's record: a compact text timing diagram, and VCD for GTKWave."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from gpiosim._rig import Transition
+
+__all__ = ["timing_diagram", "write_vcd"]
+
+_HIGH, _LOW, _RISE, _FALL = "▔", "▁", "/", "\\"
+
+
+def timing_diagram(
+    transitions: Sequence[Transition],
+    initial: Mapping[str, bool],
+    *,
+    width: int = 72,
+    end_ns: int | None = None,
+) -> str:
+    """Render transitions as one text row per signal, then the list of events.
+
+    Args:
+        transitions: the record, oldest first.
+        initial: each signal's level at time 0 (its order is the row order).
+        width: columns of the waveform.
+        end_ns: where the time axis ends (default: just after the last transition).
+
+    Returns:
+        The diagram; every transition is also listed with its exact time.
+    """
+    names = list(initial)
+    last = max((tr.t_ns for tr in transitions), default=0)
+    end = max(end_ns or 0, last + max(last // 20, 1_000_000))
+    label = max((len(n) for n in names), default=4)
+    rows = []
+    for name in names:
+        level = initial[name]
+        cells = []
+        events = [tr for tr in transitions if tr.signal == name]
+        i = 0
+        for col in range(width):
+            t_hi = (col + 1) * end // width
+            changed = None
+            while i < len(events) and events[i].t_ns < t_hi:
+                changed = events[i].level
+                level = events[i].level
+                i += 1
+            if changed is None:
+                cells.append(_HIGH if level else _LOW)
+            else:
+                cells.append(_RISE if changed else _FALL)
+        rows.append(f"{name:>{label}} {''.join(cells)}")
+    axis = f"{'':>{label}} 0 s{'':>{max(width - 12, 1)}}{end / 1e9:.3f} s"
+    lines = [axis, *rows, ""]
+    lines += [
+        f"  {tr.t_ns / 1e9:10.6f} s  {tr.signal:<{label}} -> {int(tr.level)}  ({tr.source})"
+        for tr in transitions
+    ]
+    return "\n".join(lines)
+
+
+def write_vcd(
+    path: str | os.PathLike[str],
+    transitions: Sequence[Transition],
+    initial: Mapping[str, bool],
+    *,
+    scope: str = "rig",
+) -> Path:
+    """Write the record as a VCD file (1 ns timescale) that GTKWave opens.
+
+    Returns:
+        The path written.
+    """
+    from vcd import VCDWriter  # pyvcd
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as f, VCDWriter(f, timescale="1 ns", date="today") as writer:
+        variables = {
+            name: writer.register_var(scope, name, "wire", size=1, init=int(level))
+            for name, level in initial.items()
+        }
+        for tr in sorted(transitions, key=lambda t: t.t_ns):
+            writer.change(variables[tr.signal], tr.t_ns, int(tr.level))
+    return out

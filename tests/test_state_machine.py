@@ -1,0 +1,47 @@
+"""The post's timed-LED program against its model, on every backend.
+
+Exact on the fake (virtual time); on real-time backends the LED may lag by a stated
+tolerance and presses that land at the timer's deadline accept either outcome.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis.stateful import run_state_machine_as_test
+
+from gpiosim.machines import timed_led_machine
+from tests.conftest import APPS
+
+OFFSET = 0.5  # seconds, before scaling
+
+
+def tolerance_for(rig) -> float:
+    return 0.0 if rig.backend.clock.virtual else rig.time.s(0.05)
+
+
+def start(app_runner, rig, program="timed_led.py"):
+    offset = rig.time.s(OFFSET)
+    app = app_runner(APPS / program, [str(offset)])
+    app.wait_ready(rig.lines())
+    return offset
+
+
+def test_timed_led_matches_its_model(app_runner, rig, gpio_hypothesis_settings):
+    offset = start(app_runner, rig)
+    machine = timed_led_machine(rig, offset=offset, tolerance=tolerance_for(rig))
+    run_state_machine_as_test(machine, settings=gpio_hypothesis_settings)
+
+
+@pytest.mark.parametrize("program", ["timed_led_retrigger.py", "timed_led_on_release.py"])
+def test_a_broken_variant_is_caught_and_shrunk(app_runner, rig, gpio_hypothesis_settings, program):
+    """A deliberately broken program fails the same check, with a few shrunk steps."""
+    offset = start(app_runner, rig, program)
+    machine = timed_led_machine(rig, offset=offset, tolerance=tolerance_for(rig))
+    with pytest.raises(AssertionError) as caught:
+        run_state_machine_as_test(machine, settings=gpio_hypothesis_settings)
+    message = str(caught.value)
+    assert "the model says" in message and "trace:" in message
+    steps = [
+        line for line in message.split("steps:")[1].split("trace:")[0].splitlines() if line.strip()
+    ]
+    assert 1 <= len(steps) <= 4, message
