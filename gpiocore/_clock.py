@@ -240,6 +240,7 @@ class VirtualClock:
         self._waiters: set[_VirtualPoller] = set()
         self._holders: collections.Counter[int] = collections.Counter()
         self._interrupts: dict[int, type[BaseException]] = {}
+        self._pending: dict[int, int] = {}  # fd with unread events -> the thread it is for
         self._woken: set[_VirtualPoller] = set()
         if autojump_threshold is not None:
             to_ns(autojump_threshold, "autojump_threshold")
@@ -404,6 +405,22 @@ class VirtualClock:
         with self._cond:
             self._cancel_locked(token)
 
+    def mark_pending(self, fd: int, owner: int) -> None:
+        """Record that ``fd`` holds events for thread ``owner``: settle() waits for it.
+
+        Cleared by :meth:`clear_pending` when the events are read. Lines of the fake
+        backend do this, so a program that waits with a raw ``select.epoll`` (which
+        the clock cannot see) still counts as busy until it has read what it got.
+        """
+        with self._cond:
+            self._pending[fd] = owner
+
+    def clear_pending(self, fd: int) -> None:
+        """The events on ``fd`` were read (see :meth:`mark_pending`)."""
+        with self._cond:
+            if self._pending.pop(fd, None) is not None:
+                self._cond.notify_all()
+
     def signal_fd(self, fd: int, count: int = 1) -> None:
         """Make eventfd ``fd`` readable and mark the pollers watching it busy, atomically.
 
@@ -469,6 +486,9 @@ class VirtualClock:
         # not make it busy. Every other thread that owns a busy poller is running.
         idle = {w.owner for w in self._waiters if not w.busy}
         busy = {w.owner for w in self._waiters if w.busy} - idle
+        # A thread that waits outside gpiocore (raw epoll) shows it has work by the
+        # events pending on the fds it owns, until it reads them.
+        busy |= set(self._pending.values()) - idle
         if busy:
             # A thread that has ended is not running, whatever pollers it left open.
             busy &= {t.ident for t in threading.enumerate()}

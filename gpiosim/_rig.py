@@ -19,12 +19,15 @@ import dataclasses
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Literal, final
+from typing import TYPE_CHECKING, Literal, final
 
 from gpiocore._errors import InvalidSettingError, LineNotFoundError
 from gpiocore._pin import find_line
 from gpiocore.backends._base import Backend, Harness
 from gpiosim._timing import BackendTime
+
+if TYPE_CHECKING:
+    from gpiosim.strategies import Step
 
 __all__ = ["Rig", "Signal", "Transition"]
 
@@ -277,6 +280,26 @@ class Rig:
             if i < toggles - 1:
                 self.time.sleep(gap)
             current = not current
+
+    def play(self, name: str, steps: Iterable[Step]) -> None:
+        """Apply a sequence from :mod:`gpiosim.strategies` to an input signal."""
+        level = self._last.get(name, False)
+        for step in steps:
+            if step.kind == "press":
+                level = True
+                self.drive(name, True)
+            elif step.kind == "release":
+                level = False
+                self.drive(name, False)
+            elif step.kind == "bounce":
+                self.bounce(name, step.level, toggles=step.toggles, gap=step.gap)
+                level = step.level
+            elif step.kind == "glitch":
+                self.pulse(name, step.width, level=not level)
+            elif step.kind == "wait":
+                self.sleep(step.duration)
+            else:
+                raise InvalidSettingError(f"unknown step kind {step.kind!r}")
 
     def sleep(self, seconds: float) -> None:
         """Let ``seconds`` pass on the backend's clock (scaled on real-time backends)."""

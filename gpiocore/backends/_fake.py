@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import final
 
@@ -131,6 +132,7 @@ class _FakeLine:
         self._debounce_token: int | None = None
         self._fd = new_eventfd()
         self._closed = False
+        self._owner = threading.get_ident()  # the program thread that requested it
 
     def __repr__(self) -> str:
         return f"<fake line {self._chip.name}:{self._state.offset} {self.settings.direction.name}>"
@@ -170,6 +172,7 @@ class _FakeLine:
             events = list(self._events)
             self._events.clear()
             eventfd_drain(self._fd)
+            self._clock.clear_pending(self._fd)
             return events
 
     def reconfigure(self, settings: LineSettings) -> None:
@@ -194,6 +197,7 @@ class _FakeLine:
                 return
             self._cancel_debounce()
             self._closed = True
+            self._clock.clear_pending(self._fd)
 
             def release() -> None:
                 self._state.holder = None
@@ -271,6 +275,7 @@ class _FakeLine:
         if len(self._events) >= self._capacity:
             self._events.popleft()  # the kernel's kfifo drops the oldest
         self._events.append(event)
+        self._clock.mark_pending(self._fd, self._owner)
         self._clock.signal_fd(self._fd)
 
 
