@@ -8,7 +8,7 @@ every test that uses the ``backend`` fixture then runs once per backend. State l
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from gpiosim._rig import Rig, Signal
 from gpiosim._runner import AppRunner
 from gpiosim._timing import BackendTime
 
-__all__ = ["BACKENDS_KEY"]
+__all__ = ["BACKENDS_KEY", "DEFAULT_SIGNALS", "AppRunner", "Rig", "Signal"]
 
 BACKENDS_KEY = pytest.StashKey[list[str]]()
 _SCALE_KEY = pytest.StashKey[float | None]()
@@ -229,7 +229,9 @@ def rig(
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Attach a failing test's rig record: a text timing diagram, and a VCD file."""
     report = yield
     rigs = item.stash.get(_RIGS_KEY, [])
@@ -294,7 +296,7 @@ def gpio_hypothesis_settings(backend: Backend) -> object:
         chosen,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-        **({"max_examples": int(examples)} if examples else {}),
+        max_examples=int(examples) if examples else chosen.max_examples,
     )
 
 
