@@ -75,3 +75,55 @@ def test_app_runner_and_virtual_clock(pytester: pytest.Pytester):
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_failing_test_shows_the_rig_trace_and_writes_vcd(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        def test_led_never_lights(rig):
+            rig.press("button")
+            rig.sleep(0.1)
+            rig.release("button")
+            assert rig.level("led"), "LED expected on"
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--gpio-trace-dir=traces")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*gpiosim rig trace*",
+            "*button*",
+            "*0.000000 s  button -> 1  (drive)*",
+            "*0.100000 s  button -> 0  (drive)*",
+            "VCD: *traces*test_led_never_lights*.vcd",
+        ]
+    )
+    vcd = next((pytester.path / "traces").glob("*.vcd")).read_text()
+    assert "$var wire 1" in vcd and "button" in vcd and "#100000000" in vcd
+
+
+def test_rig_file_names_the_signals(pytester: pytest.Pytester):
+    pytester.makefile(
+        ".toml",
+        rig="""
+        [signals.knob]
+        line = "GPIO22"
+        role = "input"
+        active_low = true
+
+        [signals.lamp]
+        line = "GPIO27"
+        role = "output"
+        """,
+    )
+    pytester.makepyfile(
+        """
+        def test_names(rig, harness):
+            assert set(rig.signals) == {"knob", "lamp"}
+            rig.press("knob")  # active low: pressed is a low level
+            chip, offset = rig.where("knob")
+            assert harness.level(chip, offset) is False
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--rig=rig.toml")
+    result.assert_outcomes(passed=1)

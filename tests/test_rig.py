@@ -1,0 +1,96 @@
+"""The rig: one harness interface on every backend (drive, observe, record)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpiocore import Both, In, Out, pins
+from gpiocore._errors import InvalidSettingError
+from gpiosim._rig import Rig, Signal
+from gpiosim._trace import timing_diagram, write_vcd
+from gpiosim.strategies import Step
+
+
+def test_press_release_and_the_record(rig, backend):
+    with pins.pin(0, direction=In, interrupt=Both) as button:
+        rig.press("button")
+        rig.sleep(0.05)
+        rig.release("button")
+        rig.settle()
+        assert [e.type.value for e in button.edges()] == ["rising", "falling"]
+    record = rig.transitions("button")
+    assert [(t.level, t.source) for t in record] == [(True, "drive"), (False, "drive")]
+    gap = (record[1].t_ns - record[0].t_ns) / 1e9
+    assert gap >= rig.time.s(0.05)
+    if backend.clock.virtual:
+        assert gap == 0.05
+
+
+def test_outputs_are_observed_with_times(rig, backend):
+    with pins.pin(1, direction=Out) as led:
+        rig.sleep(0.02)
+        led.value = 1
+        assert rig.wait_for("led", True, 1)
+        rig.sleep(0.05)
+        led.value = 0
+        assert rig.wait_for("led", False, 1)
+    levels = [t.level for t in rig.transitions("led")]
+    assert levels == [True, False]
+    assert all(t.source == "observe" for t in rig.transitions("led"))
+
+
+def test_active_low_signal(backend):
+    signals = [Signal("button", "GPIO17", "input", active_low=True)]
+    with Rig(backend, signals) as rig, pins.pin(0, direction=In) as button:
+        rig.press("button")
+        rig.settle()
+        assert button.value == 0  # pressed pulls the line low
+        rig.release("button")
+        rig.settle()
+        assert button.value == 1
+
+
+def test_pulse_and_bounce(rig):
+    with pins.pin(0, direction=In, interrupt=Both) as button:
+        rig.pulse("button", 0.02)
+        rig.sleep(0.02)
+        rig.bounce("button", True, toggles=5, gap=0.002)
+        rig.sleep(0.02)
+        rig.settle()
+        kinds = [e.type.value for e in button.edges()]
+    assert kinds == ["rising", "falling", "rising", "falling", "rising", "falling", "rising"]
+    assert rig.level("button") is True
+
+
+def test_play_a_generated_sequence(rig):
+    steps = [Step("press"), Step("wait", 0.02), Step("glitch", width=0.005), Step("wait", 0.02)]
+    with pins.pin(0, direction=In, interrupt=Both) as button:
+        rig.play("button", steps)
+        rig.settle()
+        kinds = [e.type.value for e in button.edges()]
+    assert kinds == ["rising", "falling", "rising"]  # the glitch dips and comes back
+
+
+def test_rig_errors(backend):
+    with pytest.raises(InvalidSettingError, match="two signals are named 'a'"):
+        Rig(backend, [Signal("a", "GPIO17", "input"), Signal("a", "GPIO18", "output")])
+    with pytest.raises(InvalidSettingError, match="role must be 'input' or 'output'"):
+        Signal("a", "GPIO17", "sideways")  # type: ignore[arg-type]
+    with Rig(backend, [Signal("led", "GPIO18", "output")]) as rig:
+        with pytest.raises(InvalidSettingError, match="is an output of the program"):
+            rig.drive("led", True)
+        with pytest.raises(InvalidSettingError, match="no signal 'lamp': use one of"):
+            rig.level("lamp")
+
+
+def test_timing_diagram_and_vcd(rig, tmp_path):
+    rig.press("button")
+    rig.sleep(0.1)
+    rig.release("button")
+    record = rig.transitions()
+    text = timing_diagram(record, rig.initial_levels(), width=20)
+    assert "button" in text and "-> 1  (drive)" in text and "-> 0  (drive)" in text
+    row = next(line for line in text.splitlines() if line.strip().startswith("button"))
+    assert "/" in row and "\\" in row
+    vcd = write_vcd(tmp_path / "t.vcd", record, rig.initial_levels()).read_text()
+    assert "$timescale 1 ns $end" in vcd and "$var wire 1" in vcd
