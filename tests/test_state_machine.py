@@ -19,9 +19,9 @@ def tolerance_for(rig) -> float:
     return 0.0 if rig.backend.clock.virtual else rig.time.s(0.05)
 
 
-def start(app_runner, rig, program="timed_led.py"):
+def start(app_runner, rig, program=APPS / "timed_led.py"):
     offset = rig.time.s(OFFSET)
-    app = app_runner(APPS / program, [str(offset)])
+    app = app_runner(program, [str(offset)])
     app.wait_ready(rig.lines())
     return offset
 
@@ -32,16 +32,37 @@ def test_timed_led_matches_its_model(app_runner, rig, gpio_hypothesis_settings):
     run_state_machine_as_test(machine, settings=gpio_hypothesis_settings)
 
 
-@pytest.mark.parametrize("program", ["timed_led_retrigger.py", "timed_led_on_release.py"])
-def test_a_broken_variant_is_caught_and_shrunk(app_runner, rig, gpio_hypothesis_settings, program):
+#: Deliberately broken variants of the post's program: (what the original says, the bug).
+MUTANTS = {
+    # a second press restarts the timer instead of putting the LED out
+    "retrigger": (
+        "                    led.value = 0\n                    timer.stop()\n",
+        "                    timer.start()\n",
+    ),
+    # every edge counts as a press: a release toggles the LED too
+    "on_release": ("            if button.value:\n", "            if True:\n"),
+}
+
+
+@pytest.fixture(params=sorted(MUTANTS))
+def broken_program(request, tmp_path):
+    original, bug = MUTANTS[request.param]
+    source = (APPS / "timed_led.py").read_text()
+    assert source.count(original) == 1, "the mutation no longer applies to timed_led.py"
+    path = tmp_path / f"timed_led_{request.param}.py"
+    path.write_text(source.replace(original, bug))
+    return path
+
+
+def test_a_broken_variant_is_caught_and_shrunk(
+    app_runner, rig, gpio_hypothesis_settings, broken_program
+):
     """A deliberately broken program fails the same check, with a few shrunk steps."""
-    offset = start(app_runner, rig, program)
+    offset = start(app_runner, rig, broken_program)
     machine = timed_led_machine(rig, offset=offset, tolerance=tolerance_for(rig))
     with pytest.raises(AssertionError) as caught:
         run_state_machine_as_test(machine, settings=gpio_hypothesis_settings)
     message = str(caught.value)
     assert "the model says" in message and "trace:" in message
-    steps = [
-        line for line in message.split("steps:")[1].split("trace:")[0].splitlines() if line.strip()
-    ]
-    assert 1 <= len(steps) <= 4, message
+    steps = message.split("steps:")[1].split("trace:")[0]
+    assert 1 <= len([line for line in steps.splitlines() if line.strip()]) <= 4, message
