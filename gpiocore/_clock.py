@@ -79,6 +79,10 @@ class Clock(Protocol):
         ...
 
 
+#: The longest single epoll_wait, in seconds (its timeout is a C int of milliseconds).
+_MAX_EPOLL_WAIT = (2**31 - 1) / 1000 - 1
+
+
 class _EpollPoller:
     """A plain epoll set: the real clock's poller."""
 
@@ -97,8 +101,16 @@ class _EpollPoller:
         self._epoll.unregister(fd)
 
     def poll(self, timeout: float | None = None, maxevents: int = -1) -> list[tuple[int, int]]:
-        seconds = -1.0 if timeout is None else to_ns(timeout, "timeout") / 1e9
-        return self._epoll.poll(seconds, maxevents)
+        if timeout is None:
+            return self._epoll.poll(-1.0, maxevents)
+        # epoll_wait takes an int of milliseconds (about 24.8 days at most): wait longer
+        # timeouts in slices rather than let Python raise OverflowError.
+        end = time.monotonic() + to_ns(timeout, "timeout") / 1e9
+        while True:
+            left = max(0.0, end - time.monotonic())
+            events = self._epoll.poll(min(left, _MAX_EPOLL_WAIT), maxevents)
+            if events or left <= _MAX_EPOLL_WAIT:
+                return events
 
     def fileno(self) -> int:
         return self._epoll.fileno()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import collections
 import datetime
+import re
 import warnings
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, final
 
-from gpiocore._context import current_backend
+from gpiocore._context import check_backend, current_backend
 from gpiocore._errors import (
     ClosedError,
     EventOverflowError,
@@ -90,6 +91,23 @@ def find_line(backend: Backend, name: str, chip: str | None = None) -> tuple[str
     )
 
 
+def _find_line_or_broadcom(
+    backend: Backend, name: str, chip_filter: str | None, header_chip: str
+) -> tuple[str, int]:
+    """Find a line by name; a ``GPIO<n>`` missing by name is Broadcom line n of the
+    header chip (a Pi 4's kernel calls GPIO4 ``GPIO_GCLK``, GPIO2 ``SDA1``, ...)."""
+    try:
+        return find_line(backend, name, chip_filter)
+    except LineNotFoundError:
+        match = re.fullmatch(r"GPIO(\d+)", name)
+        if match is not None:
+            number = int(match[1])
+            info = next((c for c in backend.chips() if c.name == header_chip), None)
+            if info is not None and number < info.num_lines:
+                return header_chip, number
+        raise
+
+
 @final
 class Pin:
     """One GPIO line, opened with ``with pin:``; its value is 0 or 1.
@@ -140,6 +158,10 @@ class Pin:
             )
         self._on_overflow: OverflowPolicy = on_overflow
         self._event_buffer_size = event_buffer_size
+        if not isinstance(consumer, str) or not consumer.isprintable():
+            raise InvalidSettingError(
+                f"consumer must be a printable string (what gpioinfo shows), not {consumer!r}"
+            )
         self._consumer = consumer
         self._settings()  # validate the combination now, not at open()
         self._handle: LineHandle | None = None
@@ -419,6 +441,38 @@ class Pin:
         return self._handle
 
 
+#: The keyword settings PinBank.pin passes on to Pin, beyond direction/interrupt/pull.
+_PIN_OPTIONS: Final = frozenset(
+    {
+        "active_low",
+        "drive",
+        "debounce",
+        "value",
+        "event_buffer_size",
+        "on_overflow",
+        "consumer",
+        "_shown_index",
+    }
+)
+
+
+def _check_lines(lines: object) -> tuple[str | int, ...]:
+    # A bare string would be taken as a sequence of one-letter line names.
+    if isinstance(lines, str) or not isinstance(lines, Sequence):
+        raise InvalidSettingError(
+            f"lines must be a list of line names or offsets, not {lines!r}: "
+            f"e.g. PinBank(['GPIO17', 'GPIO18'])"
+        )
+    for spec in lines:
+        if isinstance(spec, bool) or not isinstance(spec, str | int) or spec == "":
+            raise InvalidSettingError(
+                f"each of lines must be a line name or an offset, not {spec!r} (in {lines!r})"
+            )
+        if isinstance(spec, int) and spec < 0:
+            raise PinIndexError(f"line offset {spec} in lines is negative: offsets count from 0")
+    return tuple(lines)
+
+
 @final
 class PinBank:
     """Numbered pins on a backend: ``bank.pin(i, direction=In, interrupt=Both)``.
@@ -441,8 +495,12 @@ class PinBank:
         name: str = "bank",
         description: str = "",
     ) -> None:
-        self._lines = None if lines is None else tuple(lines)
+        self._lines = None if lines is None else _check_lines(lines)
+        if chip is not None and not isinstance(chip, str):
+            raise LineNotFoundError(f"chip must be a chip name such as 'gpiochip0', not {chip!r}")
         self._chip = chip
+        if backend is not None and not isinstance(backend, str):
+            check_backend(backend, "PinBank")
         self._backend = backend
         self._name = name
         self._description = description
@@ -464,7 +522,14 @@ class PinBank:
             return len(self._lines)
         backend = self._resolve_backend()
         chip = self._chip or backend.default_chip()
-        return next(c.num_lines for c in backend.chips() if c.name == chip)
+        chips = backend.chips()
+        for info in chips:
+            if info.name == chip:
+                return info.num_lines
+        raise LineNotFoundError(
+            f"no chip named {chip!r} on the {backend.name!r} backend: use one of "
+            f"{[c.name for c in chips]}"
+        )
 
     def pin(
         self,
@@ -495,9 +560,16 @@ class PinBank:
             raise PinIndexError(
                 f"{self._name} has no pin {index}: use 0 to {size - 1}{self._description}"
             )
+        unknown = sorted(set(options) - _PIN_OPTIONS)
+        if unknown:
+            known = ", ".join(sorted(_PIN_OPTIONS - {"_shown_index"}))
+            raise InvalidSettingError(
+                f"unknown pin setting(s) {', '.join(map(repr, unknown))}: use "
+                f"direction, interrupt, pull or {known}"
+            )
         spec = index if self._lines is None else self._lines[index]
         if isinstance(spec, str):
-            chip, offset = find_line(backend, spec, self._chip)
+            chip, offset = _find_line_or_broadcom(backend, spec, self._chip, chip)
             line_name: str | None = spec
         else:
             offset = spec
@@ -538,7 +610,11 @@ def line(
         backend: a backend or registered name; None for the current one.
         **settings: as for :meth:`PinBank.pin` (direction, interrupt, pull, ...).
     """
+    if backend is not None and not isinstance(backend, str):
+        check_backend(backend, "line()")
     if isinstance(which, str):
+        if not which:
+            raise LineNotFoundError("a line name must not be empty: pass e.g. 'GPIO17' or 17")
         bank = PinBank([which], chip=chip, backend=backend, name="line")
     else:
         bank = PinBank(None, chip=chip, backend=backend, name="line")

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Final, Protocol, final
 
 from gpiocore._clock import Clock, Poller
-from gpiocore._context import current_backend
+from gpiocore._context import check_backend, current_backend
 from gpiocore._errors import ClosedError, InvalidSettingError, TimerSettingError
 from gpiocore._osprim import eventfd_signal, new_eventfd
 from gpiocore._types import to_ns
@@ -63,10 +63,16 @@ def _fileno(source: int | _HasFileno) -> int:
     return fd
 
 
-def _clock_of(clock: Clock | None, backend: Backend | None) -> Clock:
+def _clock_of(clock: Clock | None, backend: Backend | None, where: str) -> Clock:
     if clock is not None:
+        if not isinstance(clock, Clock):
+            raise InvalidSettingError(
+                f"{where}: clock must be a gpiocore clock (e.g. backend.clock), not {clock!r}"
+            )
         return clock
-    return (backend or current_backend()).clock
+    if backend is not None:
+        return check_backend(backend, where).clock
+    return current_backend().clock
 
 
 @final
@@ -89,8 +95,12 @@ class Selector:
         clock: Clock | None = None,
         backend: Backend | None = None,
     ) -> None:
-        self._clock = _clock_of(clock, backend)
-        self._poller: Poller | None = self._clock.poller(size_hint)
+        if isinstance(size_hint, bool) or not isinstance(size_hint, int) or size_hint < -1:
+            raise InvalidSettingError(
+                f"size_hint must be a number of sources (or -1 for no hint), not {size_hint!r}"
+            )
+        self._clock = _clock_of(clock, backend, "Selector")
+        self._poller: Poller | None = self._clock.poller(size_hint or -1)
         self._sources: dict[int, tuple[Any, Any]] = {}
         self._pending: collections.deque[tuple[int, int]] = collections.deque()
         self.ready: Any = None
@@ -126,10 +136,21 @@ class Selector:
             raise InvalidSettingError(
                 f"invalid trigger {trigger!r}: use selector.LEVEL, selector.EDGE or ONESHOT"
             )
-        if fd in self._sources:
-            poller.modify(fd, eventmask | trigger)
-        else:
-            poller.register(fd, eventmask | trigger)
+        if isinstance(eventmask, bool) or not isinstance(eventmask, int) or eventmask <= 0:
+            raise InvalidSettingError(
+                f"invalid eventmask {eventmask!r}: combine selector.INPUT, OUTPUT, ERROR, ..."
+            )
+        try:
+            if fd in self._sources:
+                poller.modify(fd, eventmask | trigger)
+            else:
+                poller.register(fd, eventmask | trigger)
+        except (OSError, ValueError, OverflowError) as exc:
+            # EBADF (not an open fd), EPERM (a regular file), a negative fd, ...
+            raise InvalidSettingError(
+                f"{source!r} (fd {fd}) cannot be selected on ({exc}): pass an open fd or "
+                "an object with fileno() (a Pin, Timer, Semaphore or socket)"
+            ) from exc
         self._sources[fd] = (source, source if identifier is None else identifier)
 
     def remove(self, source: int | _HasFileno) -> None:
@@ -242,7 +263,7 @@ class Timer:
         *,
         backend: Backend | None = None,
     ) -> None:
-        self._backend = backend or current_backend()
+        self._backend = current_backend() if backend is None else check_backend(backend, "Timer")
         self._offset_ns = to_ns(offset, "offset")
         self._interval_ns = to_ns(interval, "interval")
         self._handle: TimerHandle | None = None
@@ -388,9 +409,15 @@ class Semaphore:
     def __init__(
         self, count: int = 0, *, blocking: bool = True, backend: Backend | None = None
     ) -> None:
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise InvalidSettingError(f"a semaphore count must be an int >= 0, not {count!r}")
-        self._clock = (backend or current_backend()).clock
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**32:
+            # eventfd's initial count is a C unsigned int.
+            raise InvalidSettingError(
+                f"a semaphore count must be an int from 0 to 2**32 - 1, not {count!r}"
+            )
+        if not isinstance(blocking, bool):
+            raise InvalidSettingError(f"blocking must be True or False, not {blocking!r}")
+        chosen = current_backend() if backend is None else check_backend(backend, "Semaphore")
+        self._clock = chosen.clock
         self._fd: int | None = new_eventfd(count, semaphore=True)
         self._blocking = blocking
         self._poller: Poller | None = None

@@ -11,6 +11,7 @@ from typing import Final
 from gpiocore._errors import InvalidSettingError
 
 __all__ = [
+    "MAX_NS",
     "NS_PER_S",
     "Bias",
     "Direction",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 NS_PER_S: Final = 1_000_000_000
+MAX_NS: Final = 2**63 - 1
+"""The longest duration: the kernel keeps times as signed 64-bit nanoseconds."""
 
 
 class Direction(enum.Enum):
@@ -106,6 +109,12 @@ def to_ns(value: float | int | datetime.timedelta, what: str) -> int:
         raise InvalidSettingError(
             f"{what} must be a finite duration of 0 seconds or more, not {value!r}"
         )
+    if seconds * NS_PER_S > MAX_NS:
+        # A finite float can still overflow the kernel's 64-bit nanosecond clocks.
+        raise InvalidSettingError(
+            f"{what} {value!r} is too long: durations are at most {MAX_NS // NS_PER_S} "
+            "seconds (2**63 ns, about 292 years); pass a shorter one"
+        )
     return round(seconds * NS_PER_S)
 
 
@@ -152,7 +161,11 @@ class LineSettings:
             )
         if not isinstance(self.debounce_ns, int) or self.debounce_ns < 0:
             raise InvalidSettingError(f"debounce must be 0 or more, not {self.debounce_ns!r}")
-        if not isinstance(self.event_buffer_size, int) or not (0 <= self.event_buffer_size <= 1024):
+        if (
+            isinstance(self.event_buffer_size, bool)
+            or not isinstance(self.event_buffer_size, int)
+            or not (0 <= self.event_buffer_size <= 1024)
+        ):
             raise InvalidSettingError(
                 f"event_buffer_size must be 0 (default) to 1024, not {self.event_buffer_size!r}"
             )

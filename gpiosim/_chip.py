@@ -177,7 +177,7 @@ def validate_device_name(name: str) -> str:
         )
     if name[0] in ".-":
         raise InvalidNameError(f"sim chip name {name!r} starts with {name[0]!r}: {_NAME_RULES}")
-    if not _DEVICE_NAME_RE.match(name):
+    if not _DEVICE_NAME_RE.fullmatch(name):  # match() would let "name\n" pass
         bad = sorted({c for c in name if not re.match(r"[A-Za-z0-9_.:+-]", c)})
         raise InvalidNameError(f"sim chip name {name!r} contains {''.join(bad)!r}: {_NAME_RULES}")
     return name
@@ -257,6 +257,18 @@ class Bank:
             )
         if label is not None:
             validate_line_name(label, "chip label")
+        if line_names is not None and (
+            isinstance(line_names, str) or not isinstance(line_names, Mapping | Sequence)
+        ):
+            raise InvalidSettingError(
+                f"line_names must be a mapping {{offset: name}} or a list of names, "
+                f"not {line_names!r}: e.g. line_names=['BUTTON', 'LED']"
+            )
+        if hogs is not None and not isinstance(hogs, Mapping):
+            raise InvalidSettingError(
+                f"hogs must be a mapping {{offset: (name, direction)}}, not {hogs!r}: "
+                "e.g. hogs={0: ('reset', 'output-high')}"
+            )
         names: dict[int, str] = {}
         if line_names is not None:
             items = line_names.items() if isinstance(line_names, Mapping) else enumerate(line_names)
@@ -299,6 +311,12 @@ class Bank:
 # -- low-level configfs/sysfs helpers ----------------------------------------------------
 
 
+def _folder(value: object, what: str) -> Path:
+    if isinstance(value, str | os.PathLike) and os.fspath(value):
+        return Path(value)
+    raise InvalidSettingError(f"{what} must be a folder path, not {value!r}")
+
+
 def _write_attr(path: Path, value: str) -> None:
     # One write() per attribute: configfs parses each write call as a whole value.
     fd = os.open(path, os.O_WRONLY)
@@ -325,7 +343,7 @@ def _proc_start_time(pid: int, proc_root: Path = PROC_ROOT) -> int | None:
 
 def _is_stale(name: str, proc_root: Path = PROC_ROOT) -> bool:
     """True for a device folder made by this module in a process that no longer exists."""
-    match = _OWNED_RE.match(name)
+    match = _OWNED_RE.fullmatch(name)
     if match is None:
         return False  # not ours (or made under a custom name): never touch it
     if not (proc_root / "self").exists():
@@ -569,9 +587,21 @@ class SimDevice:
                 raise InvalidSettingError(f"banks must be gpiosim.chip.Bank objects, not {bank!r}")
         self.bank_specs: tuple[Bank, ...] = banks or (Bank(),)
         self._name = None if name is None else validate_device_name(name)
-        self.configfs_root = configfs_root
-        self.sysfs_root = sysfs_root
+        self.configfs_root = _folder(configfs_root, "configfs_root")
+        self.sysfs_root = _folder(sysfs_root, "sysfs_root")
+        if kernel_release is not None and not isinstance(kernel_release, str):
+            raise InvalidSettingError(
+                f"kernel_release must be a release string such as '6.1.0', not {kernel_release!r}"
+            )
         self._kernel_release = kernel_release
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < float("inf")
+        ):
+            raise InvalidSettingError(
+                f"timeout must be a positive number of seconds, not {timeout!r}: e.g. timeout=5"
+            )
         self._timeout = timeout
         self._owner = True
         self._dev_name: str | None = None
@@ -594,6 +624,12 @@ class SimDevice:
         Raises:
             LineNotFoundError: no live gpio-sim device matches ``ident``.
         """
+        if not isinstance(ident, str) or not ident:
+            raise LineNotFoundError(
+                f"a gpio-sim device to attach must be named by a string such as 'gpio-sim.0' "
+                f"or 'gpiochip1', not {ident!r}"
+            )
+        sysfs_root = _folder(sysfs_root, "sysfs_root")
         platform = sysfs_root / "devices/platform"
         name = Path(ident).name
         if name.startswith("gpiochip"):

@@ -172,11 +172,125 @@ def _cmd_demo(args: argparse.Namespace, tail: list[str]) -> int:
     if tail:
         _log(f"demo takes no command: {tail}")
         return 2
+    if not 0 < args.offset <= 3600:  # NaN fails this too
+        _log(f"demo: --offset must be seconds above 0 and at most 3600, not {args.offset}")
+        return 2
     try:
         return run_demo(offset=args.offset)
     except GpioError as exc:
         _log(f"demo: {exc}")
         return 1
+
+
+# ------------------------------------------------------------------------ bench
+
+
+def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark gpiocore against its peers and the kernel's own limit",
+        description=(
+            "Edge latency and throughput on the real gpio-sim module (in one guest), "
+            "timer accuracy, idle cost, fake backend speed and guest overhead, against "
+            "bare gpiod, python-periphery and gpiozero: one table of absolute figures "
+            "and ratios, also written as JSON."
+        ),
+    )
+    p.add_argument("--quick", action="store_true", help="few samples (CI): under a minute")
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="where to write the JSON (default: results/bench.json in the checkout)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="also build a guest kernel from nothing into a temporary cache (minutes)",
+    )
+    p.add_argument(
+        "--no-guest",
+        action="store_true",
+        help="skip the parts that need gpio-sim and the guest",
+    )
+    p.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        help="comma-separated: latency,throughput,timer,idle,fake,guest (default: all)",
+    )
+    p.set_defaults(handler=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace, tail: list[str]) -> int:
+    from pathlib import Path
+
+    from . import _bench
+
+    if tail:
+        _log(f"bench takes no command: {tail}")
+        return 2
+    only = _bench.SECTIONS if args.only is None else tuple(args.only.split(","))
+    try:
+        _bench.run_bench(
+            quick=args.quick,
+            json_path=Path(args.json) if args.json else _bench.DEFAULT_JSON,
+            cold=args.cold,
+            guest=not args.no_guest,
+            only=only,
+        )
+    except (ValueError, RuntimeError) as exc:
+        _log(f"bench: {exc}")
+        return 1
+    return 0
+
+
+# -------------------------------------------------------------------------- rig
+
+
+def _add_rig(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "rig",
+        help="bench rigs: check a Pi's jumpers, show a rig file's wiring",
+        description=(
+            "check: on the Raspberry Pi of a bench rig, lock the rig and toggle each "
+            "jumper's driving end, naming any jumper that is loose, missing, swapped or "
+            "shorted (exit 1). show: print the wiring a rig file asks for (no Pi needed)."
+        ),
+    )
+    actions = p.add_subparsers(title="actions", dest="rig_action", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="self-test the jumpers of RIGFILE on this Pi")
+    check.add_argument("rigfile", metavar="RIGFILE", help="the rig file (TOML)")
+    check.add_argument(
+        "--chip", metavar="CHIP", help="the header chip (label, name or path) if not found"
+    )
+    check.add_argument(
+        "--timeout", type=float, default=0.25, metavar="S", help="wait for a change (0.25 s)"
+    )
+    show = actions.add_parser("show", help="print the wiring RIGFILE asks for")
+    show.add_argument("rigfile", metavar="RIGFILE", help="the rig file (TOML)")
+    p.set_defaults(handler=_cmd_rig)
+
+
+def _cmd_rig(args: argparse.Namespace, tail: list[str]) -> int:
+    from gpiocore import GpioError
+
+    from . import _pirig
+
+    if tail:
+        _log(f"rig takes no command: {tail}")
+        return 2
+    if args.rig_action == "check" and not 0 < args.timeout <= 60:  # NaN fails this too
+        _log(f"rig check: --timeout must be seconds above 0 and at most 60, not {args.timeout}")
+        return 2
+    try:
+        if args.rig_action == "show":
+            print(_pirig.describe_wiring(args.rigfile))
+            return 0
+        report = _pirig.check_rig(args.rigfile, chip=args.chip, timeout=args.timeout)
+    except GpioError as exc:
+        _log(f"rig {args.rig_action}: {exc}")
+        return 1
+    print(report)
+    return 0 if report.ok else 1
 
 
 # ------------------------------------------------------------------------- main
@@ -190,6 +304,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_guest(sub)
     _add_guest_kernel(sub)
     _add_demo(sub)
+    _add_bench(sub)
+    _add_rig(sub)
     return parser
 
 

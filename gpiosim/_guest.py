@@ -908,8 +908,8 @@ def run(
         raise ValueError(f"the command name may not contain '=': {argv[0]!r}")
     if accel not in ("auto", "tcg", "kvm"):
         raise ValueError(f"accel must be 'auto', 'tcg' or 'kvm', not {accel!r}")
-    if timeout is not None and timeout <= 0:
-        raise ValueError(f"timeout must be positive, not {timeout!r}")
+    if timeout is not None and not 0 < timeout < float("inf"):  # NaN fails this too
+        raise ValueError(f"timeout must be a positive, finite number of seconds, not {timeout!r}")
     if memory_mb < 64 or cpus < 1:
         raise ValueError(f"the guest needs 64+ MiB and 1+ cpus, not {memory_mb} MiB, {cpus}")
     source_env = os.environ if env is None else env

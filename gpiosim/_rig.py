@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, final
 
+from gpiocore._context import check_backend
 from gpiocore._errors import InvalidSettingError, LineNotFoundError
 from gpiocore._pin import find_line
 from gpiocore.backends._base import Backend, Harness
@@ -54,9 +55,33 @@ class Signal:
     chip: str | None = None
 
     def __post_init__(self) -> None:
+        name = self.name
+        # Names become VCD variables and report rows: no whitespace or control characters.
+        if not isinstance(name, str) or not name.isprintable() or name.split() != [name]:
+            raise InvalidSettingError(
+                f"a signal name must be a non-empty word without spaces, not {name!r}: "
+                "e.g. 'button'"
+            )
+        line = self.line
+        if isinstance(line, bool) or not isinstance(line, str | int) or line == "":
+            raise InvalidSettingError(
+                f"signal {name!r}: line must be a line name such as 'GPIO17' or an offset, "
+                f"not {line!r}"
+            )
+        if isinstance(line, int) and line < 0:
+            raise InvalidSettingError(f"signal {name!r}: line offset {line} is negative")
         if self.role not in ("input", "output"):
             raise InvalidSettingError(
-                f"signal {self.name!r}: role must be 'input' or 'output', not {self.role!r}"
+                f"signal {name!r}: role must be 'input' or 'output', not {self.role!r}"
+            )
+        if not isinstance(self.active_low, bool):
+            raise InvalidSettingError(
+                f"signal {name!r}: active_low must be True or False, not {self.active_low!r}"
+            )
+        if self.chip is not None and (not isinstance(self.chip, str) or not self.chip):
+            raise InvalidSettingError(
+                f"signal {name!r}: chip must be a chip name such as 'gpiochip0' or None, "
+                f"not {self.chip!r}"
             )
 
 
@@ -102,6 +127,25 @@ class Rig:
         scale: float = 1.0,
         poll_interval: float = 0.002,
     ) -> None:
+        check_backend(backend, "Rig")
+        for what, value in (("scale", scale), ("poll_interval", poll_interval)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < float("inf")
+            ):
+                raise InvalidSettingError(f"{what} must be a positive number, not {value!r}")
+        if isinstance(signals, str | Signal) or not isinstance(signals, Iterable):
+            raise InvalidSettingError(
+                f"signals must be a list of gpiosim Signal objects, not {signals!r}"
+            )
+        signals = list(signals)
+        for sig in signals:
+            if not isinstance(sig, Signal):
+                raise InvalidSettingError(
+                    f"signals must be gpiosim Signal objects, not {sig!r}: "
+                    "e.g. Signal('button', 'GPIO17', 'input')"
+                )
         harness = backend.harness
         if harness is None:
             raise InvalidSettingError(
@@ -271,8 +315,10 @@ class Rig:
 
     def bounce(self, name: str, level: bool, *, toggles: int = 5, gap: float = 0.001) -> None:
         """A contact-bounce burst: ``toggles`` quick changes ending at ``level``."""
-        if toggles < 1:
-            raise InvalidSettingError(f"toggles must be 1 or more, not {toggles!r}")
+        if isinstance(toggles, bool) or not isinstance(toggles, int) or toggles < 1:
+            raise InvalidSettingError(
+                f"toggles must be a whole number of 1 or more, not {toggles!r}"
+            )
         start = level if toggles % 2 else not level
         current = start
         for i in range(toggles):
@@ -283,8 +329,15 @@ class Rig:
 
     def play(self, name: str, steps: Iterable[Step]) -> None:
         """Apply a sequence from :mod:`gpiosim.strategies` to an input signal."""
+        from gpiosim.strategies import Step
+
+        self._signal(name)
         level = self._last.get(name, False)
         for step in steps:
+            if not isinstance(step, Step):
+                raise InvalidSettingError(
+                    f"play() takes gpiosim.strategies.Step objects, not {step!r}"
+                )
             if step.kind == "press":
                 level = True
                 self.drive(name, True)
@@ -325,6 +378,8 @@ class Rig:
     # -- the record ---------------------------------------------------------------
     def transitions(self, signal: str | None = None) -> list[Transition]:
         """Every transition recorded so far, oldest first (optionally of one signal)."""
+        if signal is not None:
+            self._signal(signal)  # a misspelt name must not read as "no transitions"
         if self._poller is not None:
             for name, sig in self.signals.items():
                 if sig.role == "output":
@@ -348,5 +403,20 @@ class Rig:
 def make_signals(spec: Mapping[str, tuple[str | int, Role]] | Sequence[Signal]) -> list[Signal]:
     """Signals from ``{"button": ("GPIO17", "input"), ...}`` or a list of :class:`Signal`."""
     if isinstance(spec, Mapping):
-        return [Signal(name, line, role) for name, (line, role) in spec.items()]
+        found = []
+        for name, pair in spec.items():
+            if not (isinstance(pair, tuple) and len(pair) == 2):
+                raise InvalidSettingError(
+                    f"signal {name!r} must be given as (line, role), not {pair!r}: "
+                    "e.g. {'button': ('GPIO17', 'input')}"
+                )
+            found.append(Signal(name, pair[0], pair[1]))
+        return found
+    if isinstance(spec, str) or not isinstance(spec, Sequence):
+        raise InvalidSettingError(
+            f"signals must be a mapping {{name: (line, role)}} or a list of Signal, not {spec!r}"
+        )
+    for sig in spec:
+        if not isinstance(sig, Signal):
+            raise InvalidSettingError(f"signals must be gpiosim Signal objects, not {sig!r}")
     return list(spec)

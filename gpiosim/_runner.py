@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Literal, final
 
 from gpiocore._clock import VirtualClock
-from gpiocore._context import current_backend
+from gpiocore._context import check_backend, current_backend
 from gpiocore._errors import GpioError
 from gpiocore.backends._base import Backend
 
@@ -65,17 +65,37 @@ class AppRunner:
         env: Mapping[str, str] | None = None,
         stop_timeout: float = 10.0,
     ) -> None:
+        if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+            raise AppError(f"path must be the path of a Python file, not {path!r}")
         self.path = Path(path)
         if not self.path.is_file():
             raise AppError(f"no program at {self.path}: give the path of a Python file")
+        if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+            raise AppError(
+                f"args must be a list of arguments, not {args!r}: e.g. args=['0.5'] "
+                "(a string would be split into characters)"
+            )
         self.args = [str(a) for a in args]
-        self.backend = backend or current_backend()
+        self.backend = current_backend() if backend is None else check_backend(backend, "AppRunner")
         if mode is None:
             mode = "thread" if self.backend.clock.virtual else "subprocess"
         if mode not in ("thread", "subprocess"):
             raise AppError(f"mode must be 'thread' or 'subprocess', not {mode!r}")
         self.mode: Mode = mode
+        if env is not None and (
+            not isinstance(env, Mapping)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise AppError(f"env must map variable names to strings, not {env!r}")
         self._env = dict(env or {})
+        if (
+            isinstance(stop_timeout, bool)
+            or not isinstance(stop_timeout, int | float)
+            or not 0 < stop_timeout < float("inf")
+        ):
+            raise AppError(
+                f"stop_timeout must be a positive number of seconds, not {stop_timeout!r}"
+            )
         self.stop_timeout = stop_timeout
         self._thread: threading.Thread | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -147,6 +167,17 @@ class AppRunner:
         Raises:
             AppError: the program died, or did not request its lines in time.
         """
+        if self._thread is None and self._proc is None and self.returncode is None:
+            raise AppError(f"{self.path.name} was not started: call start() first")
+        if (
+            isinstance(lines, str)
+            or not isinstance(lines, Sequence)
+            or not all(isinstance(x, tuple) and len(x) == 2 for x in lines)
+        ):
+            raise AppError(
+                f"lines must be a list of (chip, offset) pairs, not {lines!r}: "
+                "e.g. [('gpiochip0', 17)] or rig.lines()"
+            )
         harness = self.backend.harness
         if harness is None:
             raise AppError(f"the {self.backend.name!r} backend has no harness to watch lines")

@@ -16,12 +16,12 @@ from typing import Final, final
 
 from gpiocore._clock import Clock, MonotonicClock
 from gpiocore._context import ENV_VAR
-from gpiocore._errors import ClosedError, LineNotFoundError
+from gpiocore._errors import ClosedError, InvalidSettingError, LineNotFoundError
 from gpiocore._types import LineSettings
 from gpiocore.backends._base import ChipInfo
 from gpiocore.backends._cdev import CdevBackend, CdevLine
 from gpiocore.backends._timerfd import TimerfdTimer
-from gpiosim._chip import CONFIGFS_ROOT, LineNames, SimChip
+from gpiosim._chip import CONFIGFS_ROOT, LineNames, SimChip, validate_line_name
 
 __all__ = ["ENV_CHIP", "PI_HEADER_LINES", "SimBackend", "SimHarness"]
 
@@ -107,6 +107,15 @@ class SimBackend:
         attach: str | None = None,
         configfs_root: Path = CONFIGFS_ROOT,
     ) -> None:
+        if isinstance(num_lines, bool) or not isinstance(num_lines, int) or num_lines < 1:
+            raise InvalidSettingError(
+                f"num_lines must be a whole number of 1 or more, not {num_lines!r}"
+            )
+        validate_line_name(label, "chip label")
+        if attach is not None and (not isinstance(attach, str) or not attach):
+            raise LineNotFoundError(
+                f"attach must name a gpio-sim device or chip such as 'gpio-sim.0', not {attach!r}"
+            )
         self._num_lines = num_lines
         self._line_names: LineNames = (
             [f"GPIO{i}" for i in range(num_lines)] if line_names is None else line_names

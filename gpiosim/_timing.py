@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import final
 
 from gpiocore._clock import VirtualClock
+from gpiocore._context import check_backend
+from gpiocore._errors import InvalidSettingError
 from gpiocore._types import to_ns
 from gpiocore.backends._base import Backend
 
@@ -33,7 +35,9 @@ class BackendTime:
     """
 
     def __init__(self, backend: Backend, *, scale: float = 1.0) -> None:
-        self.backend = backend
+        self.backend = check_backend(backend, "BackendTime")
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale < 1e9:
+            raise InvalidSettingError(f"scale must be a positive number, not {scale!r}")
         clock = backend.clock
         self.virtual: VirtualClock | None = clock if isinstance(clock, VirtualClock) else None
         self.scale = 1.0 if self.virtual is not None else scale
@@ -69,6 +73,7 @@ class BackendTime:
 
     def sleep(self, seconds: float) -> None:
         """Let ``seconds`` (scaled) pass on the backend's clock."""
+        to_ns(seconds, "seconds")  # the same check (and message) on every backend
         if self.virtual is not None:
             self.virtual.advance(seconds)
         else:
@@ -80,6 +85,7 @@ class BackendTime:
         Returns:
             True as soon as it holds, False at the timeout.
         """
+        to_ns(timeout, "timeout")
         if self.virtual is None:
             end = time.monotonic() + self.s(timeout)
             while True:

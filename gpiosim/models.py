@@ -8,9 +8,29 @@ real-time backend to decide (``ambiguous``), so a comparison can accept either o
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 
+from gpiocore._errors import InvalidSettingError
+
 __all__ = ["FollowButton", "TimedLed", "predict_timed_led"]
+
+
+_SAME_INSTANT = 0.5e-9
+
+
+def _check_seconds(value: object, what: str, *, positive: bool = False) -> None:
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+    )
+    if not ok:
+        raise InvalidSettingError(
+            f"{what} must be a finite number of seconds "
+            f"{'above' if positive else 'of at least'} 0, not {value!r}"
+        )
 
 
 @dataclasses.dataclass
@@ -46,6 +66,10 @@ class TimedLed:
     pressed: bool = False
     waveform: list[tuple[float, bool]] = dataclasses.field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        _check_seconds(self.offset, "offset", positive=True)
+        _check_seconds(self.tolerance, "tolerance")
+
     def _set(self, t: float, level: bool) -> None:
         if level != self.led:
             self.led = level
@@ -57,12 +81,16 @@ class TimedLed:
         A tie goes to the timer, as on the fake backend: the program handles the
         timer before an input that comes at the same instant.
         """
-        if self.deadline is not None and t >= self.deadline:
+        # Times are float seconds computed from whole nanoseconds: press + offset and
+        # the deadline's own time may differ in the last bit. Within half a nanosecond
+        # (below any backend clock's resolution) they are the same instant.
+        if self.deadline is not None and t >= self.deadline - _SAME_INSTANT:
             self._set(self.deadline, False)
             self.deadline = None
 
     def button(self, t: float, level: bool) -> None:
         """The button's logical level became ``level`` at time ``t``."""
+        _check_seconds(t, "t")
         self.advance(t)
         if level and not self.pressed:
             if self.led:
@@ -109,7 +137,19 @@ def predict_timed_led(
         ``(t, level)`` LED transitions.
     """
     model = TimedLed(offset)
-    for t, level in events:
+    if isinstance(events, str) or not isinstance(events, Iterable):
+        raise InvalidSettingError(f"events must be a list of (t, level) pairs, not {events!r}")
+    last = float("-inf")
+    for event in events:
+        if not (isinstance(event, tuple) and len(event) == 2):
+            raise InvalidSettingError(f"each event must be a (t, level) pair, not {event!r}")
+        t, level = event
+        _check_seconds(t, "an event's time")
+        if t < last:
+            raise InvalidSettingError(
+                f"events must be in time order: {t!r} comes after {last!r}; sort them by time"
+            )
+        last = t
         model.button(t, level)
     if until is not None:
         model.advance(until)

@@ -63,6 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("gpio_backend", "default for --backend", default="fake")
 
 
+@pytest.hookimpl(tryfirst=True)  # before hypothesis's: it loads --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     """Validate ``--backend`` and register the ``backends`` marker."""
     config.addinivalue_line(
@@ -89,8 +90,19 @@ def pytest_configure(config: pytest.Config) -> None:
             f"choose from {', '.join(sorted(known))}"
         )
     config.stash[BACKENDS_KEY] = names
-    _register_hypothesis_profiles()
+    # Importing hypothesis costs ~8 s in the guest: only when this run names a profile;
+    # otherwise gpio_hypothesis_settings registers them when a test first needs them.
+    if config.getoption("--hypothesis-profile", None):
+        _register_hypothesis_profiles()
     config.stash[_SCALE_KEY] = config.getoption("--gpio-time-scale")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Before a ``--backend=pi`` session: lock the rig and self-test its jumpers."""
+    if "pi" in session.config.stash.get(BACKENDS_KEY, []):
+        from gpiosim._pirig import start_pi_session
+
+        start_pi_session(session.config, scale=_default_scale(session.config))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -286,6 +298,7 @@ def gpio_hypothesis_settings(backend: Backend) -> object:
     """
     from hypothesis import HealthCheck, settings
 
+    _register_hypothesis_profiles()
     name = f"gpiosim-{backend.name}"
     try:
         chosen = settings.get_profile(name)

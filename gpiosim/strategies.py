@@ -8,6 +8,7 @@ gives short, safe sequences everywhere.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 from hypothesis import strategies as st
@@ -35,6 +36,14 @@ class Step:
     gap: float = 0.0
     width: float = 0.0
 
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise InvalidSettingError(
+                f"step kind must be one of {', '.join(_KINDS)}, not {self.kind!r}"
+            )
+        _check(duration=self.duration, gap=self.gap, width=self.width)
+        _check_count("toggles", self.toggles, 0)
+
     def __str__(self) -> str:
         if self.kind == "wait":
             return f"wait {self.duration:g} s"
@@ -47,8 +56,31 @@ class Step:
 
 def _check(**values: float) -> None:
     for name, value in values.items():
-        if value < 0:
-            raise InvalidSettingError(f"{name} must be >= 0, not {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value < math.inf
+        ):
+            raise InvalidSettingError(f"{name} must be a finite number >= 0, not {value!r}")
+
+
+def _check_range(name: str, bounds: object) -> tuple[float, float]:
+    if not (isinstance(bounds, tuple) and len(bounds) == 2):
+        raise InvalidSettingError(f"{name} must be a (low, high) pair of seconds, not {bounds!r}")
+    low, high = bounds
+    _check(**{f"{name}[0]": low, f"{name}[1]": high})
+    if low > high:
+        raise InvalidSettingError(f"{name} must be (low, high) with low <= high, not {bounds!r}")
+    return low, high
+
+
+def _check_count(name: str, value: object, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise InvalidSettingError(f"{name} must be a whole number >= {least}, not {value!r}")
+    return value
+
+
+_KINDS = ("press", "release", "bounce", "glitch", "wait")
 
 
 def edge_sequences(
@@ -79,7 +111,13 @@ def edge_sequences(
         InvalidSettingError: a bound is negative or the ranges are inverted.
     """
     _check(min_dwell=min_dwell, max_dwell=max_dwell)
-    if min_steps < 0 or max_steps < min_steps or max_dwell < min_dwell:
+    _check_count("min_steps", min_steps, 0)
+    _check_count("max_steps", max_steps, 0)
+    _check_count("max_toggles", max_toggles, 2)  # a burst is at least two changes
+    bounce_gap = _check_range("bounce_gap", bounce_gap)
+    if glitch_width is not None:
+        glitch_width = _check_range("glitch_width", glitch_width)
+    if max_steps < min_steps or max_dwell < min_dwell:
         raise InvalidSettingError(
             f"edge_sequences: need 0 <= min_steps <= max_steps and min_dwell <= max_dwell, "
             f"got steps {min_steps}..{max_steps}, dwell {min_dwell}..{max_dwell}"
@@ -116,6 +154,12 @@ def timed_led_steps(
         max_wait: the longest random wait (default: 1.5 offsets).
     """
     _check(offset=offset, near=near)
+    if offset == 0:
+        raise InvalidSettingError("offset must be above 0: the program's timer needs one")
+    if max_wait is not None:
+        _check(max_wait=max_wait)
+        if max_wait < 0.01:
+            raise InvalidSettingError(f"max_wait must be 0.01 s or more, not {max_wait!r}")
     longest = 1.5 * offset if max_wait is None else max_wait
     return st.one_of(
         st.floats(0.01, longest).map(lambda d: round(d, 3)),

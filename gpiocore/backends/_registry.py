@@ -7,9 +7,14 @@ third party adds one the same way and no list in this code must be kept up to da
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 from typing import Any
 
-from gpiocore._errors import BackendNotFoundError, BackendUnavailableError
+from gpiocore._errors import (
+    BackendNotFoundError,
+    BackendUnavailableError,
+    InvalidSettingError,
+)
 from gpiocore.backends._base import Backend
 
 __all__ = ["ENTRY_POINT_GROUP", "available_backends", "load_backend"]
@@ -49,5 +54,14 @@ def load_backend(name: str, **options: Any) -> Backend:
             f"backend {name!r} cannot be imported ({exc}): install what it needs, "
             f"e.g. pip install 'gpiorig[test]'"
         ) from exc
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError as exc:  # an unknown or misspelt option: say so, not deep inside
+        raise InvalidSettingError(
+            f"backend {name!r} does not take the option(s) {sorted(options)} ({exc}): "
+            f"see help({getattr(factory, '__qualname__', factory)}) for what it takes"
+        ) from None
+    except ValueError:
+        pass  # no signature to check (a builtin): let the call say
     backend: Backend = factory(**options)
     return backend

@@ -1,0 +1,750 @@
+"""The ``pi`` backend: a Raspberry Pi's header chip, found by board and label, and its bench rig.
+
+The backend is the cdev backend (``gpiod``) on the chips of this Pi, with the header chip
+first and as the default chip. The header chip is found from the device-tree model
+(``/proc/device-tree/model``) and the chip *label* that board's kernel gives it, never a
+chip number (``gpiochip0`` on a Pi 4 or a recent Pi 5 kernel, ``gpiochip4`` on an older
+Pi 5 kernel) and never sysfs numbers (renumbered from base 512 on recent kernels).
+Anything else is named by an override: ``chip=``, ``$GPIOSIM_PI_CHIP`` or ``[rig] chip``.
+
+With a rig file (``rig=``, or ``$GPIOSIM_RIG``, which ``pytest --backend=pi --rig=FILE``
+sets) the backend has a harness, :class:`PiHarness`: it drives a program input through
+the *stimulus* line jumpered to it, reads a program output through the *probe* line
+jumpered to it, and reports the probes' edges with their kernel timestamps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import select
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, final
+
+from gpiocore._clock import Clock, MonotonicClock
+from gpiocore._context import ENV_VAR
+from gpiocore._errors import (
+    BackendUnavailableError,
+    ClosedError,
+    GpioError,
+    GpioPermissionError,
+    LineBusyError,
+    LineNotFoundError,
+)
+from gpiocore._osprim import new_eventfd
+from gpiocore._types import Bias, Direction, Edge, EdgeType, LineSettings
+from gpiocore.backends._base import ChipInfo
+from gpiocore.backends._cdev import DEV_ROOT, CdevBackend, CdevLine
+from gpiocore.backends._timerfd import TimerfdTimer
+from gpiosim._piboard import (
+    DT_MODEL,
+    Board,
+    board_for_model,
+    describe_gpio,
+    header_pin,
+    parse_line,
+    read_model,
+)
+
+if TYPE_CHECKING:
+    import gpiod
+
+    from gpiosim._pirig import CheckReport, Wire
+    from gpiosim._rigfile import RigFile
+
+__all__ = [
+    "ENV_DT_MODEL",
+    "ENV_PI_CHIP",
+    "ENV_RIG",
+    "Discovery",
+    "FoundChip",
+    "LevelListener",
+    "PiBackend",
+    "PiHarness",
+    "PiNotFoundError",
+    "discover",
+    "read_chip",
+]
+
+ENV_PI_CHIP: Final = "GPIOSIM_PI_CHIP"
+"""Names the header chip (label, name or path), overriding the board's discovery."""
+ENV_RIG: Final = "GPIOSIM_RIG"
+"""A rig file for the ``pi`` backend's harness (``--rig`` sets it for a session)."""
+ENV_DT_MODEL: Final = "GPIOSIM_DT_MODEL"
+"""Where to read the device-tree model instead of /proc/device-tree/model."""
+
+_GROUP_FIX: Final = (
+    "add the user to the gpio group (sudo usermod -aG gpio $USER, then log in again), "
+    "or install a udev rule that gives a group of yours /dev/gpiochip*"
+)
+_OVERRIDE: Final = (
+    f"name the header chip with {ENV_PI_CHIP}=<label, name or path> (gpiodetect lists the "
+    "chips) or with [rig] chip in the rig file"
+)
+
+LevelListener = Callable[[str, int, bool, int], None]
+"""``listener(chip, offset, level, timestamp_ns)``: a program output changed."""
+
+
+class PiNotFoundError(BackendUnavailableError):
+    """This is no Raspberry Pi gpiorig knows, or its header chip is not there."""
+
+
+@final
+@dataclasses.dataclass(frozen=True, slots=True)
+class FoundChip:
+    """A GPIO chip seen during discovery."""
+
+    path: str
+    name: str
+    label: str
+    num_lines: int
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.label}] ({self.num_lines} lines)"
+
+
+ChipReader = Callable[[str], FoundChip | None]
+"""Read a chip's label and size; None if the path is no GPIO chip; PermissionError if
+it may not be opened."""
+
+
+def read_chip(path: str) -> FoundChip | None:
+    """Read a GPIO character device's label and size with ``gpiod``.
+
+    Raises:
+        PermissionError: the device may not be opened.
+    """
+    import gpiod
+
+    if not gpiod.is_gpiochip_device(path):
+        return None
+    with gpiod.Chip(path) as chip:
+        info = chip.get_info()
+    return FoundChip(path, Path(path).name, info.label, info.num_lines)
+
+
+@final
+@dataclasses.dataclass(frozen=True, slots=True)
+class Discovery:
+    """What :func:`discover` found."""
+
+    model: str | None
+    """The device-tree model, if there is one."""
+    board: Board | None
+    """The board it names, if gpiorig knows it."""
+    header: FoundChip
+    """The chip of the 40-pin header."""
+    chips: tuple[FoundChip, ...]
+    """Every chip that could be opened, the header chip first."""
+    how: str
+    """How the header chip was chosen, for messages."""
+
+    def __str__(self) -> str:
+        return f"{self.model or 'an unknown board'} ({self.header.name} [{self.header.label}])"
+
+
+def _chip_number(path: Path) -> tuple[int, str]:
+    digits = path.name.removeprefix("gpiochip")
+    return (int(digits), "") if digits.isdigit() else (1 << 30, path.name)
+
+
+def discover(
+    *,
+    chip: str | None = None,
+    chip_source: str = "chip",
+    dt_model: Path = DT_MODEL,
+    dev_root: Path = DEV_ROOT,
+    read: ChipReader = read_chip,
+) -> Discovery:
+    """Find this Pi's header chip: by the board's label, or by an override.
+
+    Args:
+        chip: an override: the header chip's label, name (``gpiochip0``) or path.
+        chip_source: where the override came from, for messages.
+        dt_model: the device-tree model file.
+        dev_root: where the ``gpiochip*`` device nodes are.
+        read: reads one chip (replaceable in tests).
+
+    Raises:
+        PiNotFoundError: no device tree, an unknown board, no chip with the board's
+            label, or more than one chip that matches (each message names the override).
+        GpioPermissionError: the chips may not be opened (the message names the gpio group).
+    """
+    model = read_model(dt_model)
+    board = board_for_model(model) if model else None
+    if chip is None and model is None:
+        raise PiNotFoundError(
+            f"no Raspberry Pi here: {dt_model} does not exist (no device tree: a PC, a VM "
+            f"or a container?); on another board {_OVERRIDE}; to test without a Pi use "
+            "--backend=sim"
+        )
+    if chip is None and board is None:
+        raise PiNotFoundError(
+            f"{dt_model} says {model!r}, which is not a Raspberry Pi gpiorig knows "
+            f"(Pi 1-5, 400, 500, Zero, Compute Module): {_OVERRIDE}"
+        )
+    paths = sorted(dev_root.glob("gpiochip*"), key=_chip_number)
+    found: list[FoundChip] = []
+    denied: list[str] = []
+    for path in paths:
+        try:
+            info = read(str(path))
+        except PermissionError:
+            denied.append(str(path))
+            continue
+        except OSError:
+            continue  # a chip going away under us, or a stray file: not the header
+        if info is not None:
+            found.append(info)
+    listing = ", ".join(map(str, found)) or "none"
+
+    def refuse(missing: str) -> GpioError:
+        if denied:
+            return GpioPermissionError(
+                f"{missing}, and {', '.join(denied)} may not be opened by uid {os.geteuid()} "
+                f"(permission denied): {_GROUP_FIX}"
+            )
+        if not paths:
+            return PiNotFoundError(
+                f"{missing}: there are no GPIO chips at all ({dev_root}/gpiochip*): the "
+                "kernel lacks the GPIO character device (CONFIG_GPIO_CDEV)"
+            )
+        return PiNotFoundError(f"{missing} (found: {listing}): {_OVERRIDE}")
+
+    if chip is not None:
+        wanted = chip if "/" in chip else None
+        matches = [c for c in found if chip in (c.name, c.label) or c.path == wanted]
+        how = f"{chip_source}={chip!r}"
+        if not matches:
+            raise refuse(f"{how} names no GPIO chip")
+    else:
+        assert board is not None  # for the type checker: refused above otherwise
+        matches = []
+        for label in board.labels:
+            matches = [c for c in found if c.label == label]
+            if matches:
+                break
+        how = f"label {matches[0].label!r}" if matches else ""
+        if not matches:
+            labels = " or ".join(repr(label) for label in board.labels)
+            raise refuse(f"{model}: no GPIO chip labelled {labels}")
+    if len(matches) > 1:
+        raise PiNotFoundError(
+            f"{len(matches)} chips match {how} ({', '.join(map(str, matches))}): name one by "
+            f"its path with {ENV_PI_CHIP}=/dev/gpiochipN"
+        )
+    header = matches[0]
+    chips = (header, *(c for c in found if c is not header))
+    return Discovery(model, board, header, chips, how)
+
+
+@final
+class PiBackend:
+    """GPIO lines on a Raspberry Pi, its header chip found by board and label.
+
+    Args:
+        chip: the header chip (label, name or path), overriding discovery; default
+            ``$GPIOSIM_PI_CHIP``, else the rig file's ``[rig] chip``, else found from
+            the device-tree model.
+        rig: a rig file (path or :func:`~gpiosim.pi.load_rig` result) for the harness;
+            default ``$GPIOSIM_RIG``; without one the backend has no harness.
+        dt_model: the device-tree model file (default ``$GPIOSIM_DT_MODEL``, else
+            ``/proc/device-tree/model``).
+        dev_root: where the ``gpiochip*`` nodes are.
+        lock_dir: where the rig lock lives (default :func:`~gpiosim.pi.default_lock_dir`).
+
+    Raises:
+        PiNotFoundError: no usable Pi or header chip (the message names the override).
+        GpioPermissionError: the chips may not be opened (the message names the gpio group).
+        RigFileError: the rig file is wrong.
+    """
+
+    name = "pi"
+
+    def __init__(
+        self,
+        *,
+        chip: str | None = None,
+        rig: str | os.PathLike[str] | RigFile | None = None,
+        dt_model: Path | None = None,
+        dev_root: Path = DEV_ROOT,
+        lock_dir: Path | None = None,
+    ) -> None:
+        if rig is None:
+            rig = os.environ.get(ENV_RIG) or None
+        self.rig: RigFile | None = None
+        """The rig file, if any."""
+        if rig is not None:
+            # Imported here: the program under test (no rig) should not pay for the rig
+            # file and self-test modules, which take a second to import in the guest.
+            from gpiosim._rigfile import RigFile, load_rig
+
+            self.rig = (rig if isinstance(rig, RigFile) else load_rig(rig)).require_bench()
+        source = "chip"
+        if chip is None and os.environ.get(ENV_PI_CHIP):
+            chip, source = os.environ[ENV_PI_CHIP], ENV_PI_CHIP
+        if chip is None and self.rig is not None and self.rig.chip is not None:
+            chip = self.rig.chip
+            source = f"[rig] chip in {self.rig.path}:{self.rig.lineno('rig', 'chip')}"
+        if dt_model is None:
+            dt_model = Path(os.environ.get(ENV_DT_MODEL) or DT_MODEL)
+        self.discovery = discover(
+            chip=chip, chip_source=source, dt_model=dt_model, dev_root=dev_root
+        )
+        """The board and chips found."""
+        self._cdev = CdevBackend(
+            chips=[c.path for c in self.discovery.chips], default_chip=self.discovery.header.name
+        )
+        self._clock = MonotonicClock()
+        self._lock_dir = lock_dir
+        self._harness: PiHarness | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"PiBackend({self.discovery})"
+
+    @property
+    def board(self) -> Board | None:
+        """The board found from the device tree (None with an override on another board)."""
+        return self.discovery.board
+
+    @property
+    def header(self) -> FoundChip:
+        """The header chip."""
+        return self.discovery.header
+
+    # -- the Backend protocol ------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The real monotonic clock (the clock of the kernel's edge timestamps)."""
+        return self._clock
+
+    def chips(self) -> list[ChipInfo]:
+        """This Pi's chips, the header chip first (so ``GPIO17`` is looked up there first)."""
+        return self._cdev.chips()
+
+    def default_chip(self) -> str:
+        """The header chip's name (``gpiochip0``, or ``gpiochip4`` on an older Pi 5 kernel)."""
+        return self.discovery.header.name
+
+    def open_line(self, chip: str, offset: int, settings: LineSettings, consumer: str) -> CdevLine:
+        """Request one line; see :meth:`gpiocore.backends.CdevBackend.open_line`."""
+        if self._closed:
+            raise ClosedError("the pi backend is closed: make a new one")
+        return self._cdev.open_line(chip, offset, settings, consumer)
+
+    def create_timer(self) -> TimerfdTimer:
+        """Return a new disarmed timerfd on CLOCK_MONOTONIC."""
+        return TimerfdTimer()
+
+    @property
+    def harness(self) -> PiHarness | None:
+        """The rig's harness (made on first use: it requests the rig's lines and locks
+        the rig), or None without a rig file.
+
+        Raises:
+            RigFileError: the rig does not fit this board or chip.
+            RigBusyError: another process is driving the rig.
+            LineBusyError: a stimulus or probe line is held by someone else.
+        """
+        if self._harness is None and self.rig is not None:
+            if self._closed:
+                raise ClosedError("the pi backend is closed: make a new one")
+            self._harness = PiHarness(self, self.rig, lock_dir=self._lock_dir)
+        return self._harness
+
+    def close(self) -> None:
+        """Release the harness's lines and lock, then every line still open; safe twice."""
+        self._closed = True
+        harness, self._harness = self._harness, None
+        if harness is not None:
+            harness.close()
+        self._cdev.close()
+
+    def __enter__(self) -> PiBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- helpers -------------------------------------------------------------------------
+    def export_env(self) -> dict[str, str]:
+        """Environment variables that make a subprocess use this backend on the same chip.
+
+        The program under test finds the header chip by label (or by path where the
+        label is not unique) and is given no rig: the test process drives the rig.
+        """
+        header = self.discovery.header
+        unique = sum(c.label == header.label for c in self.discovery.chips) == 1
+        return {
+            ENV_VAR: self.name,
+            ENV_PI_CHIP: header.label if unique else header.path,
+            ENV_RIG: "",
+        }
+
+    def locate(self, line: str | int) -> tuple[str, int]:
+        """The ``(chip, offset)`` of a header line written in any numbering scheme.
+
+        ``GPIO17``/``BCM17``/``17`` (Broadcom), ``pin11``/``BOARD11``/``J8:11`` (header
+        pins), ``P0``..``P7`` (Quick2Wire) or a kernel line name (``GPIO_GCLK``), as in
+        a rig file. The result suits ``gpiocore.line(offset, chip=chip)``.
+
+        Raises:
+            LineSpecError: a power or ground pin, a pin off the header, a GPIO no Pi has.
+            LineNotFoundError: a name or number the header chip does not have.
+        """
+        ref = parse_line(line)
+        header = self.discovery.header
+        if ref.gpio is not None and ref.gpio < header.num_lines:
+            return header.name, ref.gpio
+        names = next(c.line_names for c in self.chips() if c.name == header.name)
+        if ref.name is not None and ref.name in names:
+            return header.name, names.index(ref.name)
+        raise LineNotFoundError(
+            f"the header chip {header} has no line {ref.text!r}: write GPIOn, pinN, Pn or "
+            "a name gpioinfo lists"
+        )
+
+    def line_info(self, chip: str, offset: int) -> gpiod.LineInfo:
+        """The kernel's view of a line (``gpiod.LineInfo``: name, consumer, direction...)."""
+        return self._cdev.line_info(chip, offset)
+
+    def is_header(self, chip: str) -> bool:
+        """True if ``chip`` (a name, path or label) is the header chip."""
+        header = self.discovery.header
+        return chip in (header.name, header.path, header.label)
+
+
+@final
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Jump:
+    signal: str
+    kind: str
+    program: int  # the program's line (offset on the header chip)
+    rig: int  # the rig's line
+    active_low: bool
+
+
+@final
+class PiHarness:
+    """The bench rig as a :class:`~gpiocore.backends.Harness`.
+
+    ``drive`` of a program input sets the stimulus jumpered to it; ``level`` of a
+    program output reads the probe jumpered to it (of an input: the stimulus's level);
+    ``requested`` asks the kernel; listeners hear every probe edge with its kernel
+    timestamp, from a thread reading the probes' edge events.
+
+    Made by :attr:`PiBackend.harness`; it locks the rig and requests the stimulus lines
+    (driving each program input at its inactive level) and the probe lines.
+
+    Raises:
+        RigFileError: the rig is for another board, or a line does not fit the chip.
+        RigBusyError: another process is driving the rig.
+        LineBusyError: a stimulus or probe line is held by someone else.
+    """
+
+    def __init__(self, backend: PiBackend, rig: RigFile, *, lock_dir: Path | None = None) -> None:
+        self._backend = backend
+        self.rig = rig
+        header = backend.header
+        board = backend.board
+        if rig.board is not None and board is not None and rig.board.key != board.key:
+            raise rig.error(
+                f"the rig is wired for a {rig.board.title} (board = {rig.board.key!r}), but "
+                f"this is a {backend.discovery.model}: use that board's rig file",
+                "rig",
+                "board",
+            )
+        names = next(c.line_names for c in backend.chips() if c.name == header.name)
+        signal_at, rig_at = rig.offsets(names)
+        self._jumps = tuple(
+            _Jump(
+                name,
+                rig.jumpers[name].kind,
+                signal_at[name],
+                rig_at[name],
+                rig.signal(name).active_low,
+            )
+            for name in rig.signal_names()
+        )
+        self._by_program = {j.program: j for j in self._jumps}
+        self._lines: dict[str, CdevLine] = {}
+        self._stimulus_level: dict[str, bool] = {}
+        self._edge_lock = threading.RLock()
+        self._known: dict[str, bool] = {}  # each probe's level as its edges tell it
+        self._listeners: list[LevelListener] = []
+        self._thread: threading.Thread | None = None
+        self._wake: int | None = None
+        self._stop = threading.Event()
+        from gpiosim._pirig import RigLock
+
+        self._lock = RigLock(rig.name, lock_dir=lock_dir).acquire()
+        self._chip: gpiod.Chip | None = None
+        try:
+            for jump in self._jumps:
+                self._request_rig_line(jump)
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<PiHarness rig={self.rig.name!r} on {self._backend.header.name}>"
+
+    def _request_rig_line(self, jump: _Jump) -> None:
+        jumper = self.rig.jumpers[jump.signal]
+        if jump.kind == "stimulus":
+            idle = jump.active_low  # an input rests at its inactive level
+            settings = LineSettings(direction=Direction.OUT, output_value=idle)
+            self._stimulus_level[jump.signal] = idle
+        else:
+            settings = LineSettings(direction=Direction.IN, edge=Edge.BOTH, bias=jumper.bias)
+        consumer = f"gpiorig {jump.kind} {jump.signal}"[:31]
+        try:
+            self._lines[jump.signal] = self._backend.open_line(
+                self._backend.header.name, jump.rig, settings, consumer
+            )
+        except LineBusyError as exc:
+            raise LineBusyError(
+                f"the {jump.kind} {describe_gpio(jump.rig)} of jumper {jump.signal!r} cannot "
+                f"be requested: {exc}"
+            ) from exc
+
+    # -- the Harness protocol ---------------------------------------------------------------
+    def _jump(self, chip: str, offset: int, role: str) -> _Jump:
+        if not self._backend.is_header(chip) or offset not in self._by_program:
+            wired = ", ".join(f"{j.signal} ({describe_gpio(j.program)})" for j in self._jumps)
+            raise LineNotFoundError(
+                f"line {offset} of {chip} has no jumper on rig {self.rig.name!r} (wired: "
+                f"{wired}): add a [jumpers.NAME] table for it to {self.rig.path}"
+            )
+        jump = self._by_program[offset]
+        if role == "drive" and jump.kind != "stimulus":
+            raise LineNotFoundError(
+                f"{jump.signal} ({describe_gpio(offset)}) is an output of the program with a "
+                "probe: the rig observes it and cannot drive it"
+            )
+        return jump
+
+    def drive(self, chip: str, offset: int, level: bool) -> None:
+        """Drive a program input: set the stimulus jumpered to it to a physical level.
+
+        Raises:
+            LineNotFoundError: no stimulus is wired to that line.
+        """
+        jump = self._jump(chip, offset, "drive")
+        self._line(jump).set(bool(level))
+        self._stimulus_level[jump.signal] = bool(level)
+
+    def level(self, chip: str, offset: int) -> bool:
+        """A program line's physical level: a probe's reading, or what a stimulus drives.
+
+        While listeners are attached, pending probe edges are handed to them first and
+        the level is the one the last edge left: a reading never disagrees with what
+        the listeners were told (a fresh read could race the probe thread and report a
+        level that an edge has already superseded), and each change keeps its kernel
+        timestamp rather than the time of this read.
+
+        Raises:
+            LineNotFoundError: no jumper is wired to that line.
+        """
+        jump = self._jump(chip, offset, "level")
+        if jump.kind == "stimulus":
+            return self._stimulus_level[jump.signal]
+        with self._edge_lock:
+            if self._listeners:
+                self._dispatch()
+                return self._known[jump.signal]
+            return self._line(jump).get()
+
+    def requested(self, chip: str, offset: int) -> bool:
+        """True while some program holds the line (as the kernel's line info says)."""
+        header = self._backend.header
+        if not self._backend.is_header(chip) or not 0 <= offset < header.num_lines:
+            return bool(self._backend.line_info(chip, offset).used)
+        # Callers poll this (AppRunner.wait_ready): one ioctl on a chip kept open.
+        if self._chip is None:
+            import gpiod
+
+            self._chip = gpiod.Chip(header.path)
+        return bool(self._chip.get_line_info(offset).used)
+
+    def add_listener(self, listener: LevelListener) -> None:
+        """Call ``listener(chip, offset, level, timestamp_ns)`` on every probe edge.
+
+        ``chip, offset`` is the program's output line; the timestamp is the kernel's
+        (CLOCK_MONOTONIC, the backend's clock).
+        """
+        with self._edge_lock:
+            if not self._listeners:
+                self._resync()
+            self._listeners.append(listener)
+        if self._thread is None:
+            self._stop.clear()
+            self._wake = new_eventfd()
+            self._thread = threading.Thread(
+                target=self._watch, name=f"pi-rig-probes:{self.rig.name}", daemon=True
+            )
+            self._thread.start()
+
+    def remove_listener(self, listener: LevelListener) -> None:
+        """Stop calling ``listener``; the thread stops with the last one."""
+        with self._edge_lock:
+            self._listeners.remove(listener)
+            last = not self._listeners
+        if last:
+            self._stop_thread()
+
+    # -- the self-test -------------------------------------------------------------------
+    def self_test(self, *, timeout: float = 0.25, settle: float = 0.02) -> CheckReport:
+        """Toggle each jumper's driving end and check that its far end, and only it, follows.
+
+        A stimulus jumper is judged by reading the program's input line, a probe
+        jumper by driving the program's output line and reading the probe: both
+        program lines are requested for the test, so the program must not be running.
+
+        Args:
+            timeout: seconds for a change to arrive.
+            settle: seconds to let unexpected changes (a swap, a short) show.
+
+        Raises:
+            LineBusyError: a program line is held (stop the program under test first).
+        """
+        import time
+
+        from gpiosim._pirig import CheckReport, run_self_test
+
+        start = time.monotonic()
+        program: dict[str, CdevLine] = {}
+        try:
+            for jump in self._jumps:
+                if jump.kind == "stimulus":  # read the input; pull-down so a loose wire reads low
+                    settings = LineSettings(direction=Direction.IN, bias=Bias.PULL_DOWN)
+                else:
+                    settings = LineSettings(direction=Direction.OUT)
+                try:
+                    program[jump.signal] = self._backend.open_line(
+                        self._backend.header.name, jump.program, settings, "gpiorig self-test"
+                    )
+                except LineBusyError as exc:
+                    raise LineBusyError(
+                        f"the self-test needs {jump.signal}'s line {describe_gpio(jump.program)} "
+                        f"free, but {exc}; stop the program under test first"
+                    ) from exc
+            wires = [self._wire(j) for j in self._jumps]
+
+            def drive(i: int, level: bool) -> None:
+                jump = self._jumps[i]
+                line = self._line(jump) if jump.kind == "stimulus" else program[jump.signal]
+                line.set(level)
+
+            def sense(i: int) -> bool:
+                jump = self._jumps[i]
+                line = program[jump.signal] if jump.kind == "stimulus" else self._line(jump)
+                return line.get()
+
+            results = run_self_test(wires, drive, sense, timeout=timeout, settle=settle)
+        finally:
+            for line in program.values():
+                line.close()
+            for jump in self._jumps:  # back to rest: every input at its inactive level
+                if jump.kind == "stimulus" and jump.signal in self._lines:
+                    self._line(jump).set(jump.active_low)
+                    self._stimulus_level[jump.signal] = jump.active_low
+            if self._listeners:
+                with self._edge_lock:  # the test's own probe edges are not the program's
+                    self._resync()
+        return CheckReport(
+            self.rig.name, tuple(results), time.monotonic() - start, str(self._backend.discovery)
+        )
+
+    @staticmethod
+    def _wire(jump: _Jump) -> Wire:
+        from gpiosim._pirig import Wire
+
+        rig, program = f"GPIO{jump.rig}", f"GPIO{jump.program}"
+        if jump.kind == "stimulus":
+            return Wire(
+                jump.signal,
+                f"stimulus {rig}",
+                program,
+                (header_pin(jump.rig), header_pin(jump.program)),
+            )
+        return Wire(
+            jump.signal, program, f"probe {rig}", (header_pin(jump.program), header_pin(jump.rig))
+        )
+
+    # -- internals -----------------------------------------------------------------------
+    def _line(self, jump: _Jump) -> CdevLine:
+        line = self._lines.get(jump.signal)
+        if line is None:
+            raise ClosedError(f"the harness of rig {self.rig.name!r} is closed: make a new backend")
+        return line
+
+    def _resync(self) -> None:
+        """Drop pending probe edges (history) and take each probe's level afresh."""
+        for jump in self._jumps:
+            if jump.kind == "probe":
+                self._line(jump).read_edges()
+                self._known[jump.signal] = self._line(jump).get()
+
+    def _dispatch(self) -> None:
+        """Hand every pending probe edge to the listeners, oldest first."""
+        header = self._backend.header.name
+        # Held while the listeners run: the probe thread and a level() read may both
+        # dispatch, and edges handed over out of order would leave a wrong last level.
+        with self._edge_lock:
+            events = []
+            for jump in self._jumps:
+                if jump.kind == "probe" and jump.signal in self._lines:
+                    events += [(e, jump) for e in self._lines[jump.signal].read_edges()]
+            events.sort(key=lambda item: item[0].timestamp_ns)
+            for event, jump in events:
+                level = event.type is EdgeType.RISING
+                # The last edge left the line here (after an overflow the kernel keeps
+                # the newest edges, so the last one still tells the current level).
+                self._known[jump.signal] = level
+                for listener in list(self._listeners):
+                    listener(header, jump.program, level, event.timestamp_ns)
+
+    def _watch(self) -> None:
+        wake = self._wake
+        assert wake is not None  # set before the thread starts
+        with select.epoll() as poller:
+            poller.register(wake, select.EPOLLIN)
+            for jump in self._jumps:
+                if jump.kind == "probe":
+                    poller.register(self._line(jump).fileno(), select.EPOLLIN)
+            while not self._stop.is_set():
+                if poller.poll(1.0):
+                    try:
+                        self._dispatch()
+                    except ClosedError:
+                        return
+
+    def _stop_thread(self) -> None:
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                os.eventfd_write(wake, 1)
+        if thread is not None:
+            thread.join()
+        if wake is not None:
+            os.close(wake)
+
+    def close(self) -> None:
+        """Stop the probe thread, release the rig's lines and its lock; safe twice."""
+        self._stop_thread()
+        self._listeners.clear()
+        lines, self._lines = self._lines, {}
+        for line in lines.values():
+            line.close()
+        chip, self._chip = self._chip, None
+        if chip is not None:
+            chip.close()
+        self._lock.release()

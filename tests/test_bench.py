@@ -1,0 +1,230 @@
+"""The benchmark's functions, run quick on the fake backend: structure, never timings.
+
+What is checked is that every section has its keys, every figure is a finite number or
+None with a reason, and every ratio is the one its absolute figures give, so that
+``gpiosim bench`` cannot rot between the runs that produce the published table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from gpiocore.backends._fake import FakeBackend
+from gpiosim import _bench as bench
+from gpiosim import _bench_peers as peers
+from gpiosim._cli import main as cli_main
+
+TINY = dataclasses.replace(
+    bench.QUICK,
+    latency_rounds=2,
+    latency_edges=3,
+    latency_gap_s=(0.0005, 0.001),
+    burst_edges=8,
+    burst_rates=(0, 2000),
+    timer_samples=3,
+    timer_offset_s=0.002,
+    idle_s=0.2,
+    fake_cycles=2,
+)
+GPIOCORE = {"selector", "epoll"}
+
+
+def check_section(section: bench.Section) -> None:
+    """Keys present, figures finite or explained, ratios those of the figures."""
+    assert section.key in bench.SECTIONS
+    assert section.title and section.ratio_label and section.rows
+    keys = {c.key for c in section.columns}
+    assert section.ratio_of in keys
+    assert section.ratio_den is None or section.ratio_den in keys
+    bases = {}
+    for row in section.rows:
+        assert row.name
+        assert set(row.figures) == keys, row.name
+        for value in row.figures.values():
+            assert value is None or (isinstance(value, float | int) and math.isfinite(value))
+        if all(v is None for v in row.figures.values()):
+            assert row.note, f"{row.name}: no figures and no reason"
+        if row.baseline:
+            assert row.group not in bases, f"two baselines in group {row.group!r}"
+            bases[row.group] = row
+    for row in section.rows:
+        num = row.figures[section.ratio_of]
+        if section.ratio_den is not None:
+            den = row.figures[section.ratio_den]
+        else:
+            base = bases.get(row.group)
+            den = None if base is None else base.figures[section.ratio_of]
+        if num is None or not den:
+            assert row.ratio is None, row.name
+        else:
+            assert row.ratio == pytest.approx(num / den), row.name
+    for base in bases.values():
+        if base.figures[section.ratio_of]:
+            assert base.ratio == pytest.approx(1.0)
+    again = bench.Section.from_dict(json.loads(json.dumps(section.to_dict())))
+    assert again == section
+
+
+def rows_by_name(section: bench.Section) -> dict[str, bench.Row]:
+    return {row.name: row for row in section.rows}
+
+
+@pytest.fixture
+def fake_lineup():
+    backend = FakeBackend()
+    with peers.lineup(backend) as entries:
+        yield entries
+    backend.close()
+
+
+def test_lineup_on_the_fake_runs_gpiocore_and_says_why_not_the_peers(fake_lineup):
+    assert [e.key for e in fake_lineup] == list(peers.CONTENDERS)
+    for entry in fake_lineup:
+        if entry.key in GPIOCORE:
+            assert entry.contender is not None and entry.reason is None
+        else:
+            assert entry.contender is None
+            assert "needs a GPIO character device" in (entry.reason or "")
+
+
+def test_latency_on_the_fake(fake_lineup):
+    section = bench.measure_latency(fake_lineup, TINY, where="fake", kernel_timestamps=False)
+    check_section(section)
+    for entry in fake_lineup:
+        row = rows_by_name(section)[entry.name]
+        if entry.key in GPIOCORE:
+            assert row.n == TINY.latency_rounds * TINY.latency_edges
+            assert row.figures["median_ns"] is not None
+            assert row.figures["p99_ns"] >= row.figures["median_ns"]
+        else:
+            assert row.note.startswith("not measured: ")
+    # no gpiod on the fake: no baseline, so no ratios rather than made-up ones
+    assert all(row.ratio is None for row in section.rows)
+
+
+def test_throughput_on_the_fake(fake_lineup):
+    section = bench.measure_throughput(fake_lineup, TINY, where="fake", quiet_s=0.1)
+    check_section(section)
+    assert {row.group for row in section.rows} == {
+        "as fast as the writer can",
+        "paced at 2000/s",
+    }
+    for row in section.rows:
+        if row.figures["handled_per_s"] is None:
+            continue
+        written, handled = row.extra["written"], row.extra["handled"]
+        assert written == row.n == TINY.burst_rounds * TINY.burst_edges
+        assert 0 <= handled <= written
+        # one burst per rate (TINY): its median is its own loss
+        assert row.figures["lost_pct"] == pytest.approx(100 * (written - handled) / written)
+
+
+def test_timers_on_the_fake_and_on_the_real_clock():
+    from gpiocore.backends._cdev import CdevBackend
+
+    section = bench.timer_section()
+    section.rows += bench.measure_timers(FakeBackend(), TINY, group="fake")
+    real = CdevBackend(chips=[])
+    try:
+        section.rows += bench.measure_timers(real, TINY, group="real")
+    finally:
+        real.close()
+    section.compute_ratios()
+    check_section(section)
+    fake_ours = section.rows[0]
+    assert "virtual clock" in fake_ours.name
+    assert fake_ours.figures["median_ns"] == 0  # virtual time is exact
+    assert all(row.n == TINY.timer_samples for row in section.rows)
+
+
+def test_idle_on_the_fake_in_processes():
+    section = bench.idle_section(TINY.idle_s)
+    entries = [bench.IDLE_FLOOR, ("selector", "gpiocore Selector", None)]
+    entries.append(("gpiod", "bare gpiod", "needs a chip"))
+    section.rows += bench.measure_idle("fake", entries, TINY.idle_s, group="fake", baseline="floor")
+    section.compute_ratios()
+    check_section(section)
+    floor, selector, gpiod = section.rows
+    assert floor.baseline and floor.figures["cpu_ms"] is not None, floor.note
+    assert selector.figures["cpu_us_per_s"] is not None, selector.note
+    assert gpiod.note == "not measured: needs a chip"
+
+
+def test_fake_speed_and_the_state_machine_placeholder():
+    section = bench.measure_fake_speed(TINY)
+    check_section(section)
+    rows = rows_by_name(section)
+    ours = rows["gpiocore timed_led.py, fake (2 s offset, virtual)"]
+    assert ours.baseline and ours.n == TINY.fake_cycles and not ours.note
+    same_offset = rows["gpiozero MockFactory (same 2 s offset, real time)"]
+    assert same_offset.figures["per_s"] is None  # real 2 s waits: full run only
+    short_offset = rows["gpiozero MockFactory (1 ms offset, real time)"]
+    try:
+        import gpiozero  # noqa: F401
+    except ImportError:
+        assert "gpiozero is not installed" in short_offset.note
+    else:
+        assert short_offset.figures["per_s"] is not None
+    machine = rows["state-machine examples/s (fake)"]
+    assert machine.note == "not available yet" or machine.figures["per_s"] is not None
+
+
+def test_run_bench_without_the_guest_writes_json_and_one_table(tmp_path: Path):
+    out = io.StringIO()
+    path = tmp_path / "bench.json"
+    data = bench.run_bench(quick=True, json_path=path, guest=False, out=out, log=lambda _: None)
+    assert json.loads(path.read_text()) == data
+    assert [s["key"] for s in data["sections"]] == list(bench.SECTIONS)
+    assert data["meta"]["sizes"] == "quick"
+    table = out.getvalue()
+    for raw in data["sections"]:
+        section = bench.Section.from_dict(raw)
+        check_section(section)
+        assert section.title in table
+    latency = bench.Section.from_dict(data["sections"][0])
+    assert "not measured: not run (--no-guest)" in latency.rows[0].note
+
+
+def test_cli_bench_runs_one_section(tmp_path: Path, capsys):
+    path = tmp_path / "t.json"
+    status = cli_main(["bench", "--quick", "--no-guest", "--only", "timer", "--json", str(path)])
+    assert status == 0
+    assert [s["key"] for s in json.loads(path.read_text())["sections"]] == ["timer"]
+    assert "Timer accuracy" in capsys.readouterr().out
+
+
+def test_cli_bench_rejects_an_unknown_section(capsys):
+    assert cli_main(["bench", "--no-guest", "--only", "speed"]) == 1
+    assert "no bench section ['speed']" in capsys.readouterr().err
+
+
+def test_burst_writer_protocol(tmp_path: Path):
+    target = tmp_path / "pull"
+    target.write_bytes(b"")
+    replies = io.StringIO()
+    commands = io.StringIO(f"{target} 3 0 1\n{target} 2 1000 0\n")
+    assert peers.writer_main(commands, replies) == 0
+    lines = [line.split() for line in replies.getvalue().splitlines()]
+    assert len(lines) == 2
+    for first, last in lines:
+        assert int(first) <= int(last)
+    # the last burst began low and wrote two edges: down, then up
+    assert target.read_bytes().startswith(b"pull-up")
+
+
+def test_percentiles():
+    assert bench.median([]) is None and bench.p99([]) is None
+    assert bench.p99([3, 1, 2]) == 3
+    assert bench.p99(list(range(1, 201))) == 198
+    assert bench.median([1, 2, 3, 10]) == 2.5
+
+
+def test_an_unknown_contender_names_the_known_ones():
+    with pytest.raises(ValueError, match="no contender 'rpigpio': use one of gpiod, selector"):
+        peers.make_contender("rpigpio")

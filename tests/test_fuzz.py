@@ -1,0 +1,1278 @@
+"""Bad input, systematically: every public entry point answers a wrong value with a
+specific error whose message names the value and the fix; and generated rig files and
+command lines end in a result or a clean error, never a traceback or a hang.
+
+Runs on the host on the fake backend (input checks do not depend on the backend).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import signal
+import string
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gpiocore import (
+    BackendNotFoundError,
+    Both,
+    ClosedError,
+    GpioError,
+    In,
+    InvalidSettingError,
+    LineBusyError,
+    LineNotFoundError,
+    Out,
+    PinBank,
+    PinDirectionError,
+    PinIndexError,
+    TimerSettingError,
+    line,
+    pins,
+    use_backend,
+)
+from gpiocore.backends import load_backend
+from gpiocore.backends._fake import FakeBackend
+from gpiocore.selector import Selector, Semaphore, Timer
+from gpiosim._errors import InvalidNameError, KernelTooOldError
+from gpiosim._rig import Rig, Signal, make_signals
+from gpiosim._rigfile import RigFileError, load_rig_signals
+from gpiosim._runner import AppError, AppRunner
+from gpiosim._simbackend import SimBackend
+from gpiosim.chip import SimChip, SimDevice
+from gpiosim.models import TimedLed, predict_timed_led
+from gpiosim.strategies import Step, edge_sequences, timed_led_steps
+from tests.conftest import APPS
+
+pytestmark = pytest.mark.timeout(20)  # a hang is a failure, not a stuck CI job
+
+APP = APPS / "timed_led.py"
+NOT_AN_FD = 999_999  # above any fd this process will have open
+
+
+@pytest.fixture
+def ctx() -> Iterator[SimpleNamespace]:
+    """A fake backend made current, with objects in every state the table needs."""
+    fake = FakeBackend()
+    with use_backend(fake):
+        closed_pin = pins.pin(0, interrupt=Both)
+        selector, timer, sem = Selector(), Timer(offset=1), Semaphore()
+        for obj in (selector, timer, sem):
+            obj.close()
+        with (
+            pins.pin(0, direction=In, interrupt=Both) as button,
+            pins.pin(1, direction=Out) as led,
+            Selector() as open_selector,
+            Timer(offset=1) as open_timer,
+            Semaphore() as open_sem,
+        ):
+            rig = Rig(fake, [Signal("b", 5, "input"), Signal("l", 6, "output")]).start()
+            try:
+                yield SimpleNamespace(
+                    fake=fake,
+                    button=button,
+                    led=led,
+                    closed_pin=closed_pin,
+                    selector=open_selector,
+                    timer=open_timer,
+                    sem=open_sem,
+                    closed_selector=selector,
+                    closed_timer=timer,
+                    closed_sem=sem,
+                    rig=rig,
+                )
+            finally:
+                rig.close()
+
+
+def _set(obj: object, name: str, value: object) -> Callable[[], None]:
+    return lambda: setattr(obj, name, value)
+
+
+def _enter(manager: Any) -> None:
+    with manager:
+        pass
+
+
+def _start(timer: Timer) -> None:
+    with timer:
+        timer.start()
+
+
+# (id, call(ctx), exception, regex the message must match: the value and the fix)
+CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
+    # -- pins, PinBank, line --------------------------------------------------------
+    ("pin-index-str", lambda c: pins.pin("0"), PinIndexError, r"not '0': e.g. pins.pin\(0\)"),
+    ("pin-index-range", lambda c: pins.pin(8), PinIndexError, r"no pin 8: use 0 to 7"),
+    ("pin-index-bool", lambda c: pins.pin(True), PinIndexError, r"not True: e.g."),
+    (
+        "pin-direction",
+        lambda c: pins.pin(0, direction="sideways"),
+        InvalidSettingError,
+        r"invalid direction 'sideways': use one of .*In, Out",
+    ),
+    (
+        "pin-interrupt",
+        lambda c: pins.pin(0, interrupt="up"),
+        InvalidSettingError,
+        r"invalid interrupt 'up': use one of .*Both",
+    ),
+    ("pin-pull", lambda c: pins.pin(0, pull=3), InvalidSettingError, r"invalid pull 3: use one"),
+    (
+        "pin-debounce-huge",
+        lambda c: pins.pin(0, debounce=1e300),
+        InvalidSettingError,
+        r"debounce 1e\+300 is too long: .* pass a shorter one",
+    ),
+    (
+        "pin-debounce-negative",
+        lambda c: pins.pin(0, debounce=-0.5),
+        InvalidSettingError,
+        r"debounce must be a finite duration of 0 seconds or more, not -0.5",
+    ),
+    (
+        "pin-event-buffer-bool",
+        lambda c: pins.pin(0, event_buffer_size=True),
+        InvalidSettingError,
+        r"event_buffer_size must be 0 \(default\) to 1024, not True",
+    ),
+    (
+        "pin-on-overflow",
+        lambda c: pins.pin(0, on_overflow="drop"),
+        InvalidSettingError,
+        r"on_overflow must be 'warn', 'raise' or 'ignore', not 'drop'",
+    ),
+    (
+        "pin-value",
+        lambda c: pins.pin(1, direction=Out, value=2),
+        InvalidSettingError,
+        r"must be 0, 1, True or False, not 2",
+    ),
+    (
+        "pin-consumer",
+        lambda c: pins.pin(0, consumer=5),
+        InvalidSettingError,
+        r"consumer must be a printable string .*, not 5",
+    ),
+    (
+        "pin-unknown-setting",
+        lambda c: pins.pin(0, bouncetime=0.1),
+        InvalidSettingError,
+        r"unknown pin setting\(s\) 'bouncetime': use direction, .*debounce",
+    ),
+    (
+        "pin-edge-on-output",
+        lambda c: pins.pin(0, direction=Out, interrupt=Both),
+        InvalidSettingError,
+        r"edge detection \(BOTH\) needs an input: request the line with direction=In",
+    ),
+    (
+        "bank-lines-str",
+        lambda c: PinBank("GPIO17"),
+        InvalidSettingError,
+        r"lines must be a list .*, not 'GPIO17': e.g. PinBank\(\['GPIO17'",
+    ),
+    (
+        "bank-lines-int",
+        lambda c: PinBank(17),
+        InvalidSettingError,
+        r"lines must be a list of line names or offsets, not 17",
+    ),
+    (
+        "bank-lines-none-item",
+        lambda c: PinBank(["GPIO17", None]),
+        InvalidSettingError,
+        r"must be a line name or an offset, not None",
+    ),
+    (
+        "bank-lines-negative",
+        lambda c: PinBank([-1]),
+        PinIndexError,
+        r"line offset -1 in lines is negative: offsets count from 0",
+    ),
+    (
+        "bank-unknown-chip",
+        lambda c: PinBank(chip="gpiochip9").pin(0),
+        LineNotFoundError,
+        r"no chip named 'gpiochip9' on the 'fake' backend: use one of \['gpiochip0'\]",
+    ),
+    (
+        "bank-chip-type",
+        lambda c: PinBank(chip=0),
+        LineNotFoundError,
+        r"chip must be a chip name such as 'gpiochip0', not 0",
+    ),
+    (
+        "bank-backend-type",
+        lambda c: PinBank(backend=object()),
+        InvalidSettingError,
+        r"PinBank: <object .*> is not a GPIO backend: pass a backend object",
+    ),
+    (
+        "bank-backend-name",
+        lambda c: PinBank(backend="nope").pin(0),
+        BackendNotFoundError,
+        r"no GPIO backend named 'nope': choose one of .*fake",
+    ),
+    ("line-empty", lambda c: line(""), LineNotFoundError, r"must not be empty: pass e.g."),
+    (
+        "line-unknown-name",
+        lambda c: line("GPIO99"),
+        LineNotFoundError,
+        r"no line named 'GPIO99' .*check the name",
+    ),
+    ("line-float", lambda c: line(1.5), PinIndexError, r"name or an offset, not 1.5"),
+    (
+        "line-offset-range",
+        lambda c: line(99).open(),
+        PinIndexError,
+        r"line offset 99 is out of range for gpiochip0: use 0 to 27",
+    ),
+    (
+        "line-backend-type",
+        lambda c: line(0, backend=3),
+        InvalidSettingError,
+        r"line\(\): 3 is not a GPIO backend",
+    ),
+    # -- Pin setters and methods ----------------------------------------------------
+    (
+        "set-direction",
+        lambda c: _set(c.button, "direction", "up")(),
+        InvalidSettingError,
+        r"invalid direction 'up': use",
+    ),
+    (
+        "set-interrupt",
+        lambda c: _set(c.button, "interrupt", 5)(),
+        InvalidSettingError,
+        r"invalid interrupt 5: use",
+    ),
+    (
+        "set-pull",
+        lambda c: _set(c.button, "pull", "strong")(),
+        InvalidSettingError,
+        r"invalid pull 'strong'",
+    ),
+    (
+        "set-active-low",
+        lambda c: _set(c.button, "active_low", 1)(),
+        InvalidSettingError,
+        r"active_low must be True or False, not 1",
+    ),
+    (
+        "set-debounce",
+        lambda c: _set(c.button, "debounce", "10ms")(),
+        InvalidSettingError,
+        r"debounce must be a duration in seconds .*not '10ms': pass e.g.",
+    ),
+    (
+        "set-drive-on-input",
+        lambda c: _set(c.button, "drive", "open-drain")(),
+        InvalidSettingError,
+        r"drive OPEN_DRAIN needs an output: request the line with direction=Out",
+    ),
+    (
+        "set-output-with-edges",
+        lambda c: _set(c.button, "direction", Out)(),
+        PinDirectionError,
+        r"has interrupt=both, .*set pin.interrupt = None before",
+    ),
+    (
+        "set-edges-on-output",
+        lambda c: _set(c.led, "interrupt", Both)(),
+        PinDirectionError,
+        r"is an output and cannot detect edges: set pin.direction = In first",
+    ),
+    (
+        "write-input",
+        lambda c: _set(c.button, "value", 1)(),
+        PinDirectionError,
+        r"is an input and cannot be written: create it with direction=Out",
+    ),
+    ("write-value", lambda c: _set(c.led, "value", "on")(), InvalidSettingError, r"not 'on'"),
+    (
+        "closed-pin-get",
+        lambda c: c.closed_pin.get(),
+        ClosedError,
+        r"pins pin 0 \(GPIO17\) is closed: open it .* before you read it",
+    ),
+    (
+        "closed-pin-edges",
+        lambda c: c.closed_pin.edges(),
+        ClosedError,
+        r"is closed: open it .* before you read its edges",
+    ),
+    ("closed-pin-fileno", lambda c: c.closed_pin.fileno(), ClosedError, r"is closed: open it"),
+    (
+        "busy-line",
+        lambda c: pins.pin(0).open(),
+        LineBusyError,
+        r"line 17 \(GPIO17\) of gpiochip0 is busy: 'gpiocore' holds it; close that pin",
+    ),
+    # -- Selector ---------------------------------------------------------------------
+    (
+        "selector-size-hint",
+        lambda c: Selector("4"),
+        InvalidSettingError,
+        r"size_hint must be a number of sources .*, not '4'",
+    ),
+    (
+        "selector-clock",
+        lambda c: Selector(clock=5),
+        InvalidSettingError,
+        r"clock must be a gpiocore clock \(e.g. backend.clock\), not 5",
+    ),
+    (
+        "selector-backend",
+        lambda c: Selector(backend="fake"),
+        InvalidSettingError,
+        r"Selector: 'fake' is not a GPIO backend: pass a backend object",
+    ),
+    (
+        "selector-add-str",
+        lambda c: c.selector.add("button"),
+        InvalidSettingError,
+        r"'button' cannot be selected on: pass an fd or an object with fileno\(\)",
+    ),
+    (
+        "selector-add-bad-fd",
+        lambda c: c.selector.add(NOT_AN_FD),
+        InvalidSettingError,
+        rf"{NOT_AN_FD} \(fd {NOT_AN_FD}\) cannot be selected on .*Bad file descriptor.*open fd",
+    ),
+    (
+        "selector-add-negative-fd",
+        lambda c: c.selector.add(-1),
+        InvalidSettingError,
+        r"-1 \(fd -1\) cannot be selected on .*: pass an open fd",
+    ),
+    (
+        "selector-add-closed-pin",
+        lambda c: c.selector.add(c.closed_pin),
+        ClosedError,
+        r"is closed: open it .*\(it must be open to be added to a selector\)",
+    ),
+    (
+        "selector-add-mask",
+        lambda c: c.selector.add(c.sem, eventmask="in"),
+        InvalidSettingError,
+        r"invalid eventmask 'in': combine selector.INPUT",
+    ),
+    (
+        "selector-add-trigger",
+        lambda c: c.selector.add(c.sem, trigger=7),
+        InvalidSettingError,
+        r"invalid trigger 7: use selector.LEVEL, selector.EDGE or ONESHOT",
+    ),
+    (
+        "selector-remove-unknown",
+        lambda c: c.selector.remove(c.sem),
+        InvalidSettingError,
+        r"<gpiocore._selector.Semaphore .*> was never added to this selector",
+    ),
+    (
+        "selector-wait-negative",
+        lambda c: c.selector.wait(-1),
+        InvalidSettingError,
+        r"timeout must be a finite duration of 0 seconds or more, not -1",
+    ),
+    (
+        "selector-wait-nan",
+        lambda c: c.selector.wait(math.nan),
+        InvalidSettingError,
+        r"not nan",
+    ),
+    (
+        "selector-wait-str",
+        lambda c: c.selector.wait("1"),
+        InvalidSettingError,
+        r"timeout must be a duration in seconds .*not '1': pass e.g. timeout=0.01",
+    ),
+    (
+        "selector-wait-huge",
+        lambda c: c.selector.wait(1e12),
+        InvalidSettingError,
+        r"timeout 1000000000000.0 is too long",
+    ),
+    (
+        "closed-selector-wait",
+        lambda c: c.closed_selector.wait(0),
+        ClosedError,
+        r"the selector is closed: create a new Selector",
+    ),
+    (
+        "closed-selector-add",
+        lambda c: c.closed_selector.add(c.sem),
+        ClosedError,
+        r"the selector is closed: create a new Selector",
+    ),
+    (
+        "closed-selector-fileno",
+        lambda c: c.closed_selector.fileno(),
+        ClosedError,
+        r"the selector is closed",
+    ),
+    # -- Timer ------------------------------------------------------------------------
+    (
+        "timer-offset-str",
+        lambda c: Timer(offset="2s"),
+        InvalidSettingError,
+        r"offset must be a duration in seconds .*not '2s': pass e.g. offset=0.01",
+    ),
+    (
+        "timer-offset-negative",
+        lambda c: Timer(offset=-2),
+        InvalidSettingError,
+        r"offset must be a finite duration of 0 seconds or more, not -2",
+    ),
+    (
+        "timer-interval-inf",
+        lambda c: Timer(interval=math.inf),
+        InvalidSettingError,
+        r"interval must be a finite duration .*not inf",
+    ),
+    (
+        "timer-backend",
+        lambda c: Timer(backend=5),
+        InvalidSettingError,
+        r"Timer: 5 is not a GPIO backend",
+    ),
+    (
+        "timer-start-nothing",
+        lambda c: _start(Timer()),
+        TimerSettingError,
+        r"offset=0 and interval=0 would never fire: give it an offset .* e.g. Timer\(offset=2\)",
+    ),
+    (
+        "timer-wait-not-started",
+        lambda c: c.timer.wait(),
+        TimerSettingError,
+        r"not running would block forever: call start\(\) first",
+    ),
+    (
+        "timer-set-offset",
+        lambda c: _set(c.timer, "offset", -1)(),
+        InvalidSettingError,
+        r"offset must be a finite duration of 0 seconds or more, not -1",
+    ),
+    (
+        "closed-timer-start",
+        lambda c: c.closed_timer.start(),
+        ClosedError,
+        r"the timer is closed: create a new Timer",
+    ),
+    (
+        "closed-timer-wait",
+        lambda c: c.closed_timer.wait(),
+        ClosedError,
+        r"the timer is closed: create a new Timer",
+    ),
+    # -- Semaphore --------------------------------------------------------------------
+    (
+        "semaphore-negative",
+        lambda c: Semaphore(-1),
+        InvalidSettingError,
+        r"count must be an int from 0 to 2\*\*32 - 1, not -1",
+    ),
+    (
+        "semaphore-huge",
+        lambda c: Semaphore(2**64),
+        InvalidSettingError,
+        r"not 18446744073709551616",
+    ),
+    (
+        "semaphore-blocking",
+        lambda c: Semaphore(blocking="no"),
+        InvalidSettingError,
+        r"blocking must be True or False, not 'no'",
+    ),
+    (
+        "semaphore-backend",
+        lambda c: Semaphore(backend=1),
+        InvalidSettingError,
+        r"Semaphore: 1 is not a GPIO backend",
+    ),
+    (
+        "semaphore-wait",
+        lambda c: c.sem.wait(timeout=-1),
+        InvalidSettingError,
+        r"timeout must be a finite duration .*not -1",
+    ),
+    (
+        "closed-semaphore-signal",
+        lambda c: c.closed_sem.signal(),
+        ClosedError,
+        r"the semaphore is closed: create a new Semaphore",
+    ),
+    (
+        "closed-semaphore-wait",
+        lambda c: c.closed_sem.wait(),
+        ClosedError,
+        r"the semaphore is closed: create a new Semaphore",
+    ),
+    # -- use_backend, load_backend ----------------------------------------------------
+    (
+        "use-backend-none",
+        lambda c: _enter(use_backend(None)),
+        InvalidSettingError,
+        r"use_backend\(\): None is not a GPIO backend: pass a backend object",
+    ),
+    (
+        "use-backend-unknown",
+        lambda c: _enter(use_backend("nope")),
+        BackendNotFoundError,
+        r"no GPIO backend named 'nope': choose one of .*\(set GPIOCORE_BACKEND or pass",
+    ),
+    (
+        "load-backend-type",
+        lambda c: load_backend(3),
+        BackendNotFoundError,
+        r"a backend name must be a string, not 3",
+    ),
+    (
+        "load-backend-option",
+        lambda c: load_backend("fake", chip="x"),
+        InvalidSettingError,
+        r"backend 'fake' does not take the option\(s\) \['chip'\] .*see help\(FakeBackend\)",
+    ),
+    (
+        "load-backend-cdev-chips",
+        lambda c: load_backend("cdev", chips="gpiochip0"),
+        InvalidSettingError,
+        r"chips must be a list .*not the string 'gpiochip0': pass chips=\['gpiochip0'\]",
+    ),
+    # -- gpiosim: SimChip, SimDevice, SimBackend ---------------------------------------
+    (
+        "simchip-lines",
+        lambda c: SimChip("4"),
+        InvalidSettingError,
+        r"num_lines must be a whole number of 1 or more, not '4'",
+    ),
+    ("simchip-zero", lambda c: SimChip(0), InvalidSettingError, r"1 or more, not 0"),
+    (
+        "simchip-label",
+        lambda c: SimChip(4, label="x" * 40),
+        InvalidNameError,
+        r"chip label 'x{40}' is 40 characters; the GPIO uAPI keeps only 31: shorten it",
+    ),
+    (
+        "simchip-line-names-str",
+        lambda c: SimChip(4, line_names="AB"),
+        InvalidSettingError,
+        r"line_names must be a mapping .* not 'AB': e.g. line_names=\['BUTTON', 'LED'\]",
+    ),
+    (
+        "simchip-line-name-offset",
+        lambda c: SimChip(4, line_names={9: "X"}),
+        PinIndexError,
+        r"line name 'X' at offset 9 is out of range: .*\(raise num_lines\)",
+    ),
+    (
+        "simchip-line-name-nul",
+        lambda c: SimChip(4, line_names=["A\0B"]),
+        InvalidNameError,
+        r"line name 'A\\x00B' contains a non-printable character",
+    ),
+    (
+        "simchip-hogs-type",
+        lambda c: SimChip(4, hogs=[(0, "x", "input")]),
+        InvalidSettingError,
+        r"hogs must be a mapping .*, not \[\(0, 'x', 'input'\)\]: e.g. hogs=",
+    ),
+    (
+        "simchip-hog-direction",
+        lambda c: SimChip(4, hogs={0: ("x", "up")}),
+        InvalidSettingError,
+        r"hog direction 'up' at offset 0 is not valid: use one of input, output-high",
+    ),
+    (
+        "simchip-name-traversal",
+        lambda c: SimChip(4, name="../etc"),
+        InvalidNameError,
+        r"sim chip name '../etc' contains a path separator: it would escape",
+    ),
+    (
+        "simchip-timeout",
+        lambda c: SimChip(4, timeout=-1),
+        InvalidSettingError,
+        r"timeout must be a positive number of seconds, not -1: e.g. timeout=5",
+    ),
+    (
+        "simchip-configfs-root",
+        lambda c: SimChip(4, configfs_root=5),
+        InvalidSettingError,
+        r"configfs_root must be a folder path, not 5",
+    ),
+    (
+        "simchip-kernel-release",
+        lambda c: SimChip(4, kernel_release=6.1),
+        InvalidSettingError,
+        r"kernel_release must be a release string such as '6.1.0', not 6.1",
+    ),
+    (
+        "simchip-old-kernel",
+        lambda c: SimChip(4, kernel_release="5.10.0").create(),
+        KernelTooOldError,
+        r"Linux 5.10.0 is older than 5.17, .*use a newer kernel, or run under the gpiorig guest",
+    ),
+    (
+        "simchip-attach-type",
+        lambda c: SimChip.attach(0),
+        LineNotFoundError,
+        r"must be named by a string such as 'gpio-sim.0' or 'gpiochip1', not 0",
+    ),
+    (
+        "simchip-attach-missing",
+        lambda c: SimChip.attach("gpio-sim.99"),
+        LineNotFoundError,
+        r"'gpio-sim.99' names no live gpio-sim device .*: pass a dev_name like 'gpio-sim.0'",
+    ),
+    (
+        "simchip-not-live",
+        lambda c: SimChip(4).set_pull(0, True),
+        ClosedError,
+        r"sim device None is not live: call create\(\) first",
+    ),
+    (
+        "simdevice-bank",
+        lambda c: SimDevice(4),
+        InvalidSettingError,
+        r"banks must be gpiosim.chip.Bank objects, not 4",
+    ),
+    (
+        "simbackend-lines",
+        lambda c: SimBackend(num_lines="28"),
+        InvalidSettingError,
+        r"num_lines must be a whole number of 1 or more, not '28'",
+    ),
+    (
+        "simbackend-label",
+        lambda c: SimBackend(label=""),
+        InvalidNameError,
+        r"chip label '' is empty",
+    ),
+    (
+        "simbackend-attach",
+        lambda c: SimBackend(attach=0),
+        LineNotFoundError,
+        r"attach must name a gpio-sim device or chip such as 'gpio-sim.0', not 0",
+    ),
+    # -- gpiosim: Signal, Rig --------------------------------------------------------
+    (
+        "signal-name",
+        lambda c: Signal("my button", "GPIO17", "input"),
+        InvalidSettingError,
+        r"a signal name must be a non-empty word without spaces, not 'my button': e.g.",
+    ),
+    (
+        "signal-line",
+        lambda c: Signal("b", None, "input"),
+        InvalidSettingError,
+        r"signal 'b': line must be a line name such as 'GPIO17' or an offset, not None",
+    ),
+    (
+        "signal-negative-line",
+        lambda c: Signal("b", -3, "input"),
+        InvalidSettingError,
+        r"signal 'b': line offset -3 is negative",
+    ),
+    (
+        "signal-role",
+        lambda c: Signal("b", 1, "in"),
+        InvalidSettingError,
+        r"signal 'b': role must be 'input' or 'output', not 'in'",
+    ),
+    (
+        "signal-active-low",
+        lambda c: Signal("b", 1, "input", active_low="yes"),
+        InvalidSettingError,
+        r"signal 'b': active_low must be True or False, not 'yes'",
+    ),
+    (
+        "signal-chip",
+        lambda c: Signal("b", 1, "input", chip=0),
+        InvalidSettingError,
+        r"signal 'b': chip must be a chip name such as 'gpiochip0' or None, not 0",
+    ),
+    (
+        "rig-backend",
+        lambda c: Rig("fake", []),
+        InvalidSettingError,
+        r"Rig: 'fake' is not a GPIO backend",
+    ),
+    (
+        "rig-signals-type",
+        lambda c: Rig(c.fake, "button"),
+        InvalidSettingError,
+        r"signals must be a list of gpiosim Signal objects, not 'button'",
+    ),
+    (
+        "rig-signal-item",
+        lambda c: Rig(c.fake, [("button", "GPIO17", "input")]),
+        InvalidSettingError,
+        r"signals must be gpiosim Signal objects, not \('button', .*e.g. Signal\('button'",
+    ),
+    (
+        "rig-scale",
+        lambda c: Rig(c.fake, [], scale=0),
+        InvalidSettingError,
+        r"scale must be a positive number, not 0",
+    ),
+    (
+        "rig-poll-interval",
+        lambda c: Rig(c.fake, [], poll_interval=math.nan),
+        InvalidSettingError,
+        r"poll_interval must be a positive number, not nan",
+    ),
+    (
+        "rig-duplicate",
+        lambda c: Rig(c.fake, [Signal("b", 1, "input"), Signal("b", 2, "output")]),
+        InvalidSettingError,
+        r"two signals are named 'b': rename one",
+    ),
+    (
+        "rig-unknown-line",
+        lambda c: Rig(c.fake, [Signal("b", "GPIO99", "input")]),
+        LineNotFoundError,
+        r"no line named 'GPIO99'",
+    ),
+    (
+        "rig-offset-range",
+        lambda c: Rig(c.fake, [Signal("b", 99, "input")]),
+        LineNotFoundError,
+        r"signal 'b': no line 99 on chip 'gpiochip0'",
+    ),
+    (
+        "rig-drive-unknown",
+        lambda c: c.rig.drive("x", True),
+        InvalidSettingError,
+        r"the rig has no signal 'x': use one of \['b', 'l'\]",
+    ),
+    (
+        "rig-drive-output",
+        lambda c: c.rig.drive("l", True),
+        InvalidSettingError,
+        r"signal 'l' is an output of the program: observe it, do not drive it",
+    ),
+    (
+        "rig-bounce-toggles",
+        lambda c: c.rig.bounce("b", True, toggles="5"),
+        InvalidSettingError,
+        r"toggles must be a whole number of 1 or more, not '5'",
+    ),
+    (
+        "rig-pulse-width",
+        lambda c: c.rig.pulse("b", -0.1),
+        InvalidSettingError,
+        r"seconds must be a finite duration of 0 seconds or more, not -0.1",
+    ),
+    (
+        "rig-wait-for",
+        lambda c: c.rig.wait_for("l", True, "1"),
+        InvalidSettingError,
+        r"timeout must be a duration in seconds .*not '1'",
+    ),
+    (
+        "rig-transitions-unknown",
+        lambda c: c.rig.transitions("lde"),
+        InvalidSettingError,
+        r"the rig has no signal 'lde': use one of",
+    ),
+    (
+        "rig-play-item",
+        lambda c: c.rig.play("b", ["press"]),
+        InvalidSettingError,
+        r"play\(\) takes gpiosim.strategies.Step objects, not 'press'",
+    ),
+    (
+        "make-signals-pair",
+        lambda c: make_signals({"b": "GPIO17"}),
+        InvalidSettingError,
+        r"signal 'b' must be given as \(line, role\), not 'GPIO17': e.g.",
+    ),
+    # -- gpiosim: AppRunner ---------------------------------------------------------
+    (
+        "runner-path-type",
+        lambda c: AppRunner(None),
+        AppError,
+        r"path must be the path of a Python file, not None",
+    ),
+    (
+        "runner-path-missing",
+        lambda c: AppRunner("no/such/app.py"),
+        AppError,
+        r"no program at no/such/app.py: give the path of a Python file",
+    ),
+    (
+        "runner-args-str",
+        lambda c: AppRunner(APP, "0.5"),
+        AppError,
+        r"args must be a list of arguments, not '0.5': e.g. args=\['0.5'\]",
+    ),
+    (
+        "runner-mode",
+        lambda c: AppRunner(APP, mode="process"),
+        AppError,
+        r"mode must be 'thread' or 'subprocess', not 'process'",
+    ),
+    (
+        "runner-backend",
+        lambda c: AppRunner(APP, backend="fake"),
+        InvalidSettingError,
+        r"AppRunner: 'fake' is not a GPIO backend",
+    ),
+    (
+        "runner-env",
+        lambda c: AppRunner(APP, env={"OFFSET": 2}),
+        AppError,
+        r"env must map variable names to strings, not \{'OFFSET': 2\}",
+    ),
+    (
+        "runner-stop-timeout",
+        lambda c: AppRunner(APP, stop_timeout=0),
+        AppError,
+        r"stop_timeout must be a positive number of seconds, not 0",
+    ),
+    (
+        "runner-subprocess-on-fake",
+        lambda c: AppRunner(APP, mode="subprocess").start(),
+        AppError,
+        r"the 'fake' backend lives in this process .*: use mode='thread'",
+    ),
+    (
+        "runner-wait-ready-unstarted",
+        lambda c: AppRunner(APP).wait_ready([("gpiochip0", 17)]),
+        AppError,
+        r"timed_led.py was not started: call start\(\) first",
+    ),
+    # -- gpiosim: models, strategies -------------------------------------------------
+    (
+        "model-offset",
+        lambda c: TimedLed(0),
+        InvalidSettingError,
+        r"offset must be a finite number of seconds above 0, not 0",
+    ),
+    (
+        "model-tolerance",
+        lambda c: TimedLed(1, tolerance=-0.1),
+        InvalidSettingError,
+        r"tolerance must be a finite number of seconds of at least 0, not -0.1",
+    ),
+    (
+        "model-button-time",
+        lambda c: TimedLed(1).button("0.5", True),
+        InvalidSettingError,
+        r"t must be a finite number of seconds of at least 0, not '0.5'",
+    ),
+    (
+        "predict-order",
+        lambda c: predict_timed_led([(2.0, True), (1.0, False)], 1),
+        InvalidSettingError,
+        r"events must be in time order: 1.0 comes after 2.0; sort them by time",
+    ),
+    (
+        "predict-events",
+        lambda c: predict_timed_led([1.0], 1),
+        InvalidSettingError,
+        r"each event must be a \(t, level\) pair, not 1.0",
+    ),
+    (
+        "sequences-steps",
+        lambda c: edge_sequences(min_steps=5, max_steps=2),
+        InvalidSettingError,
+        r"need 0 <= min_steps <= max_steps .*got steps 5..2",
+    ),
+    (
+        "sequences-toggles",
+        lambda c: edge_sequences(max_toggles=1),
+        InvalidSettingError,
+        r"max_toggles must be a whole number >= 2, not 1",
+    ),
+    (
+        "sequences-gap",
+        lambda c: edge_sequences(bounce_gap=(0.003, 0.001)),
+        InvalidSettingError,
+        r"bounce_gap must be \(low, high\) with low <= high, not \(0.003, 0.001\)",
+    ),
+    (
+        "sequences-glitch",
+        lambda c: edge_sequences(glitch_width=0.001),
+        InvalidSettingError,
+        r"glitch_width must be a \(low, high\) pair of seconds, not 0.001",
+    ),
+    (
+        "sequences-dwell",
+        lambda c: edge_sequences(min_dwell=math.nan),
+        InvalidSettingError,
+        r"min_dwell must be a finite number >= 0, not nan",
+    ),
+    (
+        "timed-steps-offset",
+        lambda c: timed_led_steps(0),
+        InvalidSettingError,
+        r"offset must be above 0: the program's timer needs one",
+    ),
+    (
+        "timed-steps-max-wait",
+        lambda c: timed_led_steps(1, max_wait=0),
+        InvalidSettingError,
+        r"max_wait must be 0.01 s or more, not 0",
+    ),
+    (
+        "step-kind",
+        lambda c: Step("hold"),
+        InvalidSettingError,
+        r"step kind must be one of press, release, bounce, glitch, wait, not 'hold'",
+    ),
+    (
+        "step-duration",
+        lambda c: Step("wait", duration=-1),
+        InvalidSettingError,
+        r"duration must be a finite number >= 0, not -1",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_is_answered_by_name(ctx, call, error, match):
+    with pytest.raises(error, match=match) as caught:
+        call(ctx)
+    # Never a builtin raised from deep inside: always one of ours, also a builtin.
+    assert isinstance(caught.value, GpioError), repr(caught.value)
+    assert type(caught.value).__module__.startswith(("gpiocore", "gpiosim"))
+
+
+def test_the_table_covers_every_entry_point():
+    """A new entry point without a bad-input case is noticed here."""
+    covered = " ".join(case[0] for case in CASES)
+    for prefix in [
+        "pin-", "bank-", "line-", "set-", "closed-pin", "busy-line", "selector-",
+        "closed-selector", "timer-", "closed-timer", "semaphore-", "use-backend",
+        "load-backend", "simchip-", "simdevice-", "simbackend-", "signal-", "rig-",
+        "make-signals", "runner-", "model-", "predict-", "sequences-", "timed-steps",
+        "step-",
+    ]:  # fmt: skip
+        assert prefix in covered, prefix
+    assert len({case[0] for case in CASES}) == len(CASES), "duplicate case ids"
+
+
+def test_a_failed_bad_input_leaves_no_fd_or_line(ctx, no_fd_leak):
+    """The checks come before any resource is taken."""
+    for attempt in (
+        lambda: pins.pin(0, bogus=1),
+        lambda: Selector(size_hint="x"),
+        lambda: Semaphore(-1),
+        lambda: Timer(offset=-1),
+    ):
+        with pytest.raises(InvalidSettingError):
+            attempt()
+    assert ctx.fake.harness.consumer("gpiochip0", 17) == "gpiocore"  # ctx's own button
+    assert ctx.fake.harness.consumer("gpiochip0", 18) == "gpiocore"
+
+
+# -- the rig-file parser, fuzzed ----------------------------------------------------------
+
+VALID_RIG = """\
+[rig]
+name = "fuzz-bench"
+
+[signals.button]
+line = "GPIO17"
+role = "input"
+active_low = false
+
+[signals.led]
+line = "GPIO18"
+role = "output"
+"""
+
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    database=None,  # each run explores afresh; a failure prints its input
+)
+
+
+@pytest.fixture(scope="module")
+def rig_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rigs") / "fuzz.toml"
+
+
+def _parse(path: Path, data: bytes) -> None:
+    """Load ``data`` as a rig file: a list of signals, or RigFileError, nothing else."""
+    path.write_bytes(data)
+    try:
+        signals = load_rig_signals(path)
+    except RigFileError as exc:
+        assert str(exc), "a RigFileError without a message"
+        return
+    assert isinstance(signals, list) and signals
+    assert all(isinstance(s, Signal) for s in signals)
+
+
+def _toml_key(key: str) -> str:
+    return json.dumps(key)  # a TOML basic string is a JSON string
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, int | str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+
+
+def _toml(document: dict[str, object]) -> str:
+    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in document.items())
+
+
+_NAMES = st.one_of(
+    st.sampled_from(["button", "led", "b", "my button", "", "../x", "a/b", "x" * 70, "é"]),
+    st.text(max_size=12),
+)
+_SCALARS = st.one_of(
+    st.sampled_from(["GPIO17", "GPIO18", "GPIO99", "pin11", "BOARD12", "J8:11", "P0", "P9"]),
+    st.sampled_from(["input", "output", "in", "pull-up", "pull-down", "none", "pi5", "pi4"]),
+    st.sampled_from([0, 17, -1, 2**40, 2**63 - 1, -(2**63), 1.5, math.nan, math.inf]),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(max_size=10),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=3),
+    max_leaves=8,
+)
+_SIGNAL = st.fixed_dictionaries(
+    {},
+    optional={
+        "line": _VALUES,
+        "role": st.sampled_from(["input", "output"]) | _VALUES,
+        "active_low": st.booleans() | _VALUES,
+        "chip": st.sampled_from(["gpiochip0", "", "pinctrl-rp1"]) | _VALUES,
+        "extra": _VALUES,
+    },
+)
+_JUMPER = st.fixed_dictionaries(
+    {},
+    optional={
+        "stimulus": _SCALARS,
+        "probe": _SCALARS,
+        "bias": st.sampled_from(["pull-up", "pull-down", "none", "up"]) | _SCALARS,
+    },
+)
+_RIG_TABLE = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": _NAMES | _SCALARS,
+        "board": st.sampled_from(["pi5", "pi4", "pi3", "pi2", ""]) | _SCALARS,
+        "chip": _SCALARS,
+    },
+)
+_DOCUMENTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "rig": _RIG_TABLE | _VALUES,
+        "signals": st.dictionaries(_NAMES, _SIGNAL | _VALUES, max_size=4) | _VALUES,
+        "jumpers": st.dictionaries(_NAMES, _JUMPER | _VALUES, max_size=4) | _VALUES,
+        "extra": _VALUES,
+    },
+)
+
+
+@FUZZ
+@given(document=_DOCUMENTS)
+def test_rig_files_from_generated_structures(rig_path, document):
+    _parse(rig_path, _toml(document).encode())
+
+
+@FUZZ
+@given(
+    cut=st.integers(0, len(VALID_RIG)),
+    junk=st.text(alphabet=string.printable + "\0\x7fé[]=\"'#.", max_size=8),
+    drop=st.integers(0, 4),
+)
+def test_rig_files_from_mutated_text(rig_path, cut, junk, drop):
+    _parse(rig_path, (VALID_RIG[:cut] + junk + VALID_RIG[cut + drop :]).encode())
+
+
+@FUZZ
+@given(data=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_rig_files_from_arbitrary_bytes(rig_path, data):
+    _parse(rig_path, data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(VALID_RIG.encode("utf-16"), id="utf-16"),
+        pytest.param(b"\xff\xfe[signals.b]\n", id="not-utf-8"),
+        pytest.param(b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", id="deep-nesting"),
+        pytest.param(b"a = {" * 3000 + b"}" * 3000 + b"\n", id="deep-tables"),
+        pytest.param(b"x = 1\n" * 50_000, id="long"),
+        pytest.param(
+            VALID_RIG.replace("[signals.button]", '[signals."my button"]').encode(),
+            id="spaced-name",
+        ),
+        pytest.param(VALID_RIG.replace('"GPIO17"', "-1").encode(), id="negative-line"),
+        pytest.param(
+            VALID_RIG.replace('"GPIO17"', '"GPIO17"\nchip = ""').encode(), id="empty-chip"
+        ),
+    ],
+)
+def test_rig_files_that_once_escaped(rig_path, data):
+    _parse(rig_path, data)
+
+
+def test_rig_file_paths_that_are_not_files(tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    for path in (tmp_path, tmp_path / "missing.toml", tmp_path / "dir.toml"):
+        with pytest.raises(RigFileError, match=str(path)):
+            load_rig_signals(path)
+
+
+def test_an_unreadable_rig_file(tmp_path, monkeypatch):
+    unreadable = tmp_path / "secret.toml"
+    unreadable.write_text(VALID_RIG)
+
+    def denied(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", denied)  # as for a user who may not read it
+    with pytest.raises(RigFileError, match="cannot read rig file .*secret.toml: Permission"):
+        load_rig_signals(unreadable)
+
+
+# -- the command line, fuzzed -----------------------------------------------------------
+
+_TOKENS = [
+    "guest", "guest-kernel", "demo", "bench", "rig", "show", "check", "--",
+    "--timeout", "--memory", "--cpus", "--accel", "--project-dir", "--rebuild", "-v",
+    "--offset", "--quick", "--json", "--only", "--no-guest", "--cold", "--chip",
+    "--missing-packages", "-h", "--help", "--version", "-x",
+    "nan", "inf", "-inf", "-1", "0", "1", "2", "1e300", "0.001", "kvm", "tcg", "auto",
+    "true", "/no/such/dir", "/", "", " ", "; rm -rf /", "$(id)", "\n", "é", "latency,x",
+]  # fmt: skip
+
+
+class _NoGuest(Exception):
+    """Raised where the CLI would boot a guest, build a kernel or run benchmarks."""
+
+
+@pytest.fixture(scope="module")
+def cli() -> Iterator[Callable[[list[str]], tuple[int | None, str]]]:
+    """``gpiosim._cli.main`` with everything slow or booting replaced by a stub."""
+    from gpiosim import _cli, _demo, _guest
+    from gpiosim._errors import GuestError
+
+    calls: list[str] = []
+
+    def refuse(what: str) -> Callable[..., Any]:
+        def stub(*args: object, **kwargs: object) -> Any:
+            calls.append(what)
+            raise GuestError(f"fuzz: {what} is stubbed out")
+
+        return stub
+
+    # run() itself stays: its argument checks are under test; it fails at the kernel.
+    patches = [
+        (_guest, "ensure_kernel", refuse("kernel build")),
+        (_guest, "_boot", refuse("guest boot")),
+        (_demo, "run_demo", lambda **kw: calls.append("demo") or 0),
+    ]
+    with contextlib.suppress(ImportError):
+        from gpiosim import _bench
+
+        patches.append((_bench, "run_bench", refuse("bench")))
+    with contextlib.suppress(ImportError):
+        from gpiosim import _pirig
+
+        patches.append((_pirig, "check_rig", refuse("rig check")))
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, stub in patches:
+        setattr(module, name, stub)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    sigint = signal.getsignal(signal.SIGINT)
+
+    def run(argv: list[str]) -> tuple[int | None, str]:
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code: int | None = _cli.main(argv)
+        except SystemExit as exc:  # argparse: usage errors (2) and --help (0)
+            assert exc.code in (0, 2), (argv, exc.code, err.getvalue())
+            assert exc.code == 0 or "error:" in err.getvalue(), (argv, err.getvalue())
+            return None, err.getvalue()
+        finally:
+            # `gpiosim guest` installs a SIGTERM handler for its own process.
+            signal.signal(signal.SIGTERM, sigterm)
+            signal.signal(signal.SIGINT, sigint)
+        assert isinstance(code, int) and not isinstance(code, bool), (argv, code)
+        return code, err.getvalue()
+
+    try:
+        yield run
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+@FUZZ
+@given(argv=st.lists(st.sampled_from(_TOKENS) | st.text(max_size=6), max_size=8))
+def test_command_lines_end_in_a_status(cli, argv):
+    cli(argv)
+
+
+@FUZZ
+@given(argv=st.lists(st.sampled_from(_TOKENS), max_size=6).map(lambda a: ["guest", *a]))
+def test_guest_command_lines_never_boot(cli, argv):
+    code, err = cli(argv)
+    if code is not None:
+        assert code in (0, 1, 2, 124, 125), (argv, code, err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["demo", "--offset", "nan"], 2, "--offset must be seconds above 0"),
+        (["demo", "--offset", "-1"], 2, "--offset must be seconds above 0"),
+        (["demo", "--offset", "1e300"], 2, "at most 3600, not 1e+300"),
+        (["guest", "--timeout", "nan", "--", "true"], 125, "timeout must be a positive, finite"),
+        (["guest", "--timeout", "inf", "--", "true"], 125, "not inf"),
+        (["guest", "--cpus", "0", "--", "true"], 125, "1+ cpus"),
+        (["guest", "--project-dir", "/no/such/dir", "--", "true"], 125, "does not exist"),
+        (["guest"], 2, "no command given"),
+        (["demo", "--", "x"], 2, "demo takes no command"),
+    ],
+)
+def test_command_lines_that_once_escaped(cli, argv, code, message):
+    got, err = cli(argv)
+    assert got == code, err
+    assert message in err
+
+
+def test_the_cli_stub_really_stands_in(cli):
+    """The fuzz above reaches the stubbed guest, not a real one."""
+    code, err = cli(["guest", "--", "true"])
+    assert code == 125 and "fuzz: kernel build is stubbed out" in err
