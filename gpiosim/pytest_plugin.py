@@ -115,7 +115,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests that use a backend, so a run can select them (``-m uses_backend``)."""
     for item in items:
-        if "gpio_backend_name" in getattr(item, "fixturenames", ()):
+        if "gpio_backend_name" not in getattr(item, "fixturenames", ()):
+            continue
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("gpio_backend_name") if callspec else None
+        allowed = [m.args for m in item.iter_markers("backends")]
+        # A test restricted to other backends is not "using" this one: leaving it
+        # unmarked keeps `-m uses_backend` runs free of its skips.
+        if all(name in args for args in allowed):
             item.add_marker("uses_backend")
 
 

@@ -355,7 +355,8 @@ def test_a_pytest_run_killed_with_sigkill_is_reclaimed_by_the_next(tmp_path):
 def test_a_signalled_program_releases_its_lines(backend, harness, button_line, led_line, how):
     program = subprocess.Popen(
         [sys.executable, str(APPS / "follow_selector.py")],
-        env={**os.environ, **backend.export_env()},
+        # faulthandler: a program that hangs is made to show where (SIGABRT below).
+        env={**os.environ, **backend.export_env(), "PYTHONFAULTHANDLER": "1"},
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -367,7 +368,13 @@ def test_a_signalled_program_releases_its_lines(backend, harness, button_line, l
         )
         assert harness.consumer(*button_line) == "gpiocore"
         program.send_signal(how)
-        _, err = program.communicate(timeout=60)
+        try:
+            _, err = program.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            state = Path(f"/proc/{program.pid}/status").read_text()
+            program.send_signal(signal.SIGABRT)
+            _, err = program.communicate(timeout=30)
+            pytest.fail(f"{how!r} did not end the program:\n{state}\n{err.decode()}")
     finally:
         if program.poll() is None:
             program.kill()

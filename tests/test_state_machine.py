@@ -7,6 +7,7 @@ tolerance and presses that land at the timer's deadline accept either outcome.
 from __future__ import annotations
 
 import pytest
+from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
 from gpiosim.machines import timed_led_machine
@@ -60,8 +61,13 @@ def test_a_broken_variant_is_caught_and_shrunk(
     """A deliberately broken program fails the same check, with a few shrunk steps."""
     offset = start(app_runner, rig, broken_program)
     machine = timed_led_machine(rig, offset=offset, tolerance=tolerance_for(rig))
-    with pytest.raises(AssertionError) as caught:
+    with pytest.raises((AssertionError, Flaky)) as caught:
         run_state_machine_as_test(machine, settings=gpio_hypothesis_settings)
+    if isinstance(caught.value, Flaky):
+        # Real time: the failure was found, but a replay while shrinking failed at a
+        # different step (the program's timing moved), which hypothesis calls flaky.
+        assert not rig.backend.clock.virtual, caught.value
+        return
     message = str(caught.value)
     assert "the model says" in message and "trace:" in message
     steps = message.split("steps:")[1].split("trace:")[0]
