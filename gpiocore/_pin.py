@@ -76,7 +76,16 @@ def find_line(backend: Backend, name: str, chip: str | None = None) -> tuple[str
 
     Raises:
         LineNotFoundError: no line (on ``chip``, if given) has that name.
+        InvalidSettingError: ``backend`` is not a backend, or ``name``/``chip`` not strings.
     """
+    check_backend(backend, "find_line")
+    if not isinstance(name, str):
+        raise InvalidSettingError(
+            f"a line name must be a string, not {name!r}: e.g. 'GPIO17' "
+            "(an int is an offset: use line(offset) or pins.pin(index))"
+        )
+    if chip is not None and not isinstance(chip, str):
+        raise InvalidSettingError(f"chip must be a chip's name, not {chip!r}: e.g. 'gpiochip0'")
     chips = backend.chips()
     for info in chips:
         if chip is not None and info.name != chip:

@@ -186,10 +186,12 @@ class Selector:
             if entry is None:
                 continue  # removed after the poll reported it
             source, identifier = entry
+            # Set before draining: a pin with on_overflow="raise" raises from drain(),
+            # and the program that catches it must see which source it was.
+            self.ready, self.events = identifier, mask
             drain = getattr(source, "_selector_ready", None)
             if drain is not None:
                 drain()
-            self.ready, self.events = identifier, mask
             return
         self.ready, self.events = None, 0
 

@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
-import importlib
 import io
 import json
 import os
@@ -70,11 +69,6 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 APP: Final = ROOT / "fixtures" / "apps" / "timed_led.py"
 DEFAULT_JSON: Final = ROOT / "results" / "bench.json"
 SECTIONS: Final = ("latency", "throughput", "timer", "idle", "fake", "guest")
-#: The function that gives the state-machine row its figure (the lead's, to come):
-#: ``gpiosim.models.bench_examples_per_second(backend, *, examples: int) -> float``.
-STATE_MACHINE_MODULE: Final = "gpiosim.models"
-STATE_MACHINE_HOOK: Final = "bench_examples_per_second"
-_NOT_YET: Final = "not available yet"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -857,37 +851,79 @@ def _timed_led_gpiozero(cycles: int, *, offset_s: float) -> tuple[int, float, in
     return cycles, elapsed, failures
 
 
-def _state_machine_hook() -> Callable[..., float] | None:
-    try:
-        found = getattr(importlib.import_module(STATE_MACHINE_MODULE), STATE_MACHINE_HOOK, None)
-    except ImportError:
-        return None
-    return found if callable(found) else None
+#: Steps per state-machine example, the same on every backend so the ratio compares
+#: like with like (the test suite's sim profile uses 8).
+STATE_MACHINE_STEPS: Final = 8
+
+
+def measure_state_machine(
+    backend: Backend, *, examples: int, steps: int = STATE_MACHINE_STEPS
+) -> tuple[int, float]:
+    """Run the timed-LED state machine against ``fixtures/apps/timed_led.py``.
+
+    The same check as ``tests/test_state_machine.py``: the post's program runs (a thread
+    on the fake, a subprocess elsewhere), a rig drives GPIO17 and watches GPIO18, and
+    hypothesis runs ``examples`` examples of up to ``steps`` steps (offset 0.5 s, scaled
+    by :func:`~gpiosim._timing.default_scale` on real time, tolerance 50 ms scaled).
+    Program start-up is not counted. Returns (examples run, seconds).
+    """
+    from hypothesis import HealthCheck, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from gpiocore._context import use_backend
+    from gpiosim._rig import Rig, Signal
+    from gpiosim._runner import AppRunner
+    from gpiosim._timing import default_scale
+    from gpiosim.machines import timed_led_machine
+
+    signals = [Signal("button", "GPIO17", "input"), Signal("led", "GPIO18", "output")]
+    with use_backend(backend), Rig(backend, signals, scale=default_scale()) as rig:
+        offset = rig.time.s(0.5)
+        tolerance = 0.0 if backend.clock.virtual else rig.time.s(0.05)
+        with AppRunner(APP, [str(offset)], backend=backend) as app:
+            app.wait_ready(rig.lines())
+            machine = timed_led_machine(rig, offset=offset, tolerance=tolerance)
+            count = 0
+
+            class Counted(machine):  # type: ignore[misc,valid-type]
+                def __init__(self) -> None:
+                    nonlocal count
+                    count += 1
+                    super().__init__()
+
+            chosen = settings(
+                max_examples=examples,
+                stateful_step_count=steps,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            start = time.perf_counter()
+            run_state_machine_as_test(Counted, settings=chosen)
+            return count, time.perf_counter() - start
 
 
 def _state_machine_row(backend_name: str, sizes: Sizes, backend: Backend | None = None) -> Row:
-    """The lead's state-machine figure, or "not available yet" while it does not exist."""
+    """State-machine examples per second on a backend (the fake's row is the baseline)."""
     name = f"state-machine examples/s ({backend_name})"
     empty: dict[str, float | None] = {"per_s": None, "seconds": None}
-    examples_per_second = _state_machine_hook()
-    if examples_per_second is None:
-        return Row(name, empty, group="state machine", note=_NOT_YET)
     made = backend is None
-    backend = backend or _make_backend(backend_name)
     try:
-        start = time.perf_counter()
-        rate = float(examples_per_second(backend, examples=sizes.state_machine_examples))
-        elapsed = time.perf_counter() - start
+        backend = backend or _make_backend(backend_name)
+        try:
+            count, elapsed = measure_state_machine(backend, examples=sizes.state_machine_examples)
+        finally:
+            if made:
+                backend.close()
     except Exception as exc:
         return Row(name, empty, group="state machine", note=f"failed: {exc!r}")
-    finally:
-        if made:
-            backend.close()
     return Row(
         name,
-        {"per_s": rate, "seconds": elapsed},
+        {"per_s": count / elapsed if elapsed else None, "seconds": elapsed},
         group="state machine",
-        n=sizes.state_machine_examples,
+        baseline=backend_name == "fake",
+        n=count,
+        note=f"{STATE_MACHINE_STEPS} steps max, timed_led.py",
     )
 
 

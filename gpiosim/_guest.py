@@ -36,6 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from gpiocore._errors import InvalidSettingError
+
 from ._errors import GuestError, GuestTimeoutError, KernelBuildError, MissingToolError
 
 __all__ = [
@@ -467,7 +469,10 @@ def _resolve_accel(accel: str, qemu: str, kernel: Path, init: Path, log: Log) ->
     if accel == "auto":
         override = os.environ.get(ENV_ACCEL, "").strip() or "auto"
         if override not in ("auto", "tcg", "kvm"):
-            raise ValueError(f"{ENV_ACCEL} must be 'auto', 'tcg' or 'kvm', not {override!r}")
+            raise InvalidSettingError(
+                f"{ENV_ACCEL} must be 'auto', 'tcg' or 'kvm', not {override!r}: "
+                f"fix or unset the variable"
+            )
         accel = override
     if accel != "auto":
         return accel
@@ -891,39 +896,77 @@ def run(
         125: its folder is missing in the guest, 128+N: killed by signal N).
 
     Raises:
-        ValueError: An empty command, an argument with a NUL byte, a bad
-            ``accel`` or a command name with ``=`` in it.
+        InvalidSettingError: (also a ValueError) a string or empty command, an
+            argument with a NUL byte, a command name with ``=`` in it, a bad
+            ``accel``, ``timeout``, ``memory_mb``, ``cpus``, ``env`` or project folder.
         MissingToolError: qemu or a kernel build tool is missing.
         KernelBuildError: The guest kernel could not be built.
         GuestTimeoutError: The timeout passed; qemu has been stopped.
         GuestError: The guest failed before the command ran.
     """
+    if isinstance(argv, str | bytes) or not isinstance(argv, Sequence):
+        raise InvalidSettingError(
+            f"argv must be a list of arguments, not {argv!r}: e.g. ['python', '-m', 'pytest'] "
+            "(no shell is used, so a string cannot be split into words)"
+        )
+    if not all(isinstance(a, str | os.PathLike) for a in argv):
+        raise InvalidSettingError(f"every argument must be a string or a path: {argv!r}")
     argv = [os.fspath(a) for a in argv]
     if not argv:
-        raise ValueError("the command to run in the guest is empty")
+        raise InvalidSettingError(
+            "the command to run in the guest is empty: give one, e.g. ['true']"
+        )
     if any("\0" in a for a in argv):
-        raise ValueError(f"a command argument contains a NUL byte: {argv!r}")
+        raise InvalidSettingError(
+            f"a command argument contains a NUL byte, which no argv can carry: {argv!r}"
+        )
     if "=" in argv[0]:
         # env(1) would take it for an assignment.
-        raise ValueError(f"the command name may not contain '=': {argv[0]!r}")
+        raise InvalidSettingError(
+            f"the command name may not contain '=': {argv[0]!r}; pass variables with env="
+        )
     if accel not in ("auto", "tcg", "kvm"):
-        raise ValueError(f"accel must be 'auto', 'tcg' or 'kvm', not {accel!r}")
-    if timeout is not None and not 0 < timeout < float("inf"):  # NaN fails this too
-        raise ValueError(f"timeout must be a positive, finite number of seconds, not {timeout!r}")
-    if memory_mb < 64 or cpus < 1:
-        raise ValueError(f"the guest needs 64+ MiB and 1+ cpus, not {memory_mb} MiB, {cpus}")
+        raise InvalidSettingError(f"accel must be 'auto', 'tcg' or 'kvm', not {accel!r}")
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout < float("inf")  # NaN fails this too
+    ):
+        raise InvalidSettingError(
+            f"timeout must be a positive, finite number of seconds (or None), not {timeout!r}"
+        )
+    for what, amount, least in (("memory_mb", memory_mb, 64), ("cpus", cpus, 1)):
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < least:
+            raise InvalidSettingError(f"{what} must be a whole number >= {least}, not {amount!r}")
     source_env = os.environ if env is None else env
+    if not isinstance(source_env, Mapping):
+        raise InvalidSettingError(f"env must map names to strings, not {source_env!r}")
     for key, value in source_env.items():
-        if "=" in key or "\0" in key or "\0" in value or not key:
-            raise ValueError(f"malformed environment variable {key!r}")
+        if (
+            not isinstance(key, str)
+            or not isinstance(value, str)
+            or "=" in key
+            or "\0" in key
+            or "\0" in value
+            or not key
+        ):
+            raise InvalidSettingError(
+                f"malformed environment variable {key!r}: names are non-empty strings "
+                "without '=' or NUL, values strings without NUL"
+            )
     work = os.path.abspath(os.fspath(cwd) if cwd is not None else os.getcwd())
     project = os.path.realpath(
         os.fspath(project_dir) if project_dir is not None else _default_project_dir(work)
     )
     if project == "/" or "\n" in project:
-        raise ValueError(f"cannot share {project!r} as the project folder")
+        raise InvalidSettingError(
+            f"cannot share {project!r} read-write as the project folder: "
+            "pick the project's own folder (project_dir=)"
+        )
     if not os.path.isdir(project):
-        raise ValueError(f"the project folder {project!r} does not exist")
+        raise InvalidSettingError(
+            f"the project folder {project!r} does not exist: pass an existing project_dir="
+        )
 
     # qemu first: its absence must not cost a kernel build to find out.
     qemu = shutil.which(_QEMU)

@@ -174,7 +174,12 @@ def discover(
             label, or more than one chip that matches (each message names the override).
         GpioPermissionError: the chips may not be opened (the message names the gpio group).
     """
-    model = read_model(dt_model)
+    if chip is not None and (not isinstance(chip, str) or not chip):
+        raise PiNotFoundError(
+            f"the header chip ({chip_source}) must be a chip's label, name or path, "
+            f"not {chip!r}: e.g. 'pinctrl-rp1' or 'gpiochip0'"
+        )
+    model = read_model(Path(dt_model))
     board = board_for_model(model) if model else None
     if chip is None and model is None:
         raise PiNotFoundError(

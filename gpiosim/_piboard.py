@@ -163,6 +163,8 @@ def board_for_model(model: str) -> Board | None:
         >>> board_for_model("Raspberry Pi 5 Model B Rev 1.0").key
         'pi5'
     """
+    if not isinstance(model, str):
+        return None  # not a model string at all: no board
     match = _MODEL_RE.match(model.strip())
     if match is None or match[1] not in _GENERATIONS:
         return None
@@ -172,7 +174,7 @@ def board_for_model(model: str) -> Board | None:
 def read_model(path: Path = DT_MODEL) -> str | None:
     """The device-tree model (``Raspberry Pi 4 Model B Rev 1.4``), or None without one."""
     try:
-        raw = path.read_bytes()
+        raw = Path(path).read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
     return raw.split(b"\0", 1)[0].decode(errors="replace").strip()

@@ -259,12 +259,29 @@ class Rig:
 
     def _record(self, name: str, level: bool, source: Source, t_ns: int | None = None) -> None:
         with self._lock:
-            if self._last.get(name) == level:
-                return
-            self._last[name] = level
-            self._transitions.append(
-                Transition(self._now() if t_ns is None else t_ns, name, level, source)
-            )
+            self._append(name, level, source, t_ns)
+
+    def _append(self, name: str, level: bool, source: Source, t_ns: int | None) -> None:
+        # The caller holds self._lock.
+        if self._last.get(name) == level:
+            return
+        self._last[name] = level
+        self._transitions.append(
+            Transition(self._now() if t_ns is None else t_ns, name, level, source)
+        )
+
+    def _sample(self, name: str) -> bool:
+        """Read an output and record it, as one step under the lock.
+
+        Two samplers (the poller and a test's ``level()``) must not interleave read
+        and record: a level read just before a change and recorded just after it
+        would show as a false blip in the record. Only for sampling harnesses: a
+        listening one (the fake) calls back under its own lock.
+        """
+        with self._lock:
+            level = self._read(name)
+            self._append(name, level, "observe", None)
+        return level
 
     def _on_change(self, chip: str, offset: int, level: bool, timestamp_ns: int) -> None:
         name = self._by_line.get((chip, offset))
@@ -278,10 +295,9 @@ class Rig:
         while not self._stop.wait(self._poll_interval):
             for name in outputs:
                 try:
-                    level = self._read(name)
+                    self._sample(name)
                 except Exception:  # the chip went away at teardown
                     return
-                self._record(name, level, "observe")
 
     # -- driving ------------------------------------------------------------------
     def drive(self, name: str, level: bool) -> None:
@@ -366,10 +382,10 @@ class Rig:
     def level(self, name: str) -> bool:
         """A signal's current logical level."""
         self._signal(name)
-        level = self._read(name)
-        if self._started and self.signals[name].role == "output":
-            self._record(name, level, "observe")
-        return level
+        if self._poller is not None and self.signals[name].role == "output":
+            return self._sample(name)
+        # A listening harness records every change itself, as it happens.
+        return self._read(name)
 
     def wait_for(self, name: str, level: bool, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds (backend time, scaled) for a signal's level."""
@@ -383,7 +399,7 @@ class Rig:
         if self._poller is not None:
             for name, sig in self.signals.items():
                 if sig.role == "output":
-                    self._record(name, self._read(name), "observe")
+                    self._sample(name)
         with self._lock:
             items = sorted(self._transitions, key=lambda tr: tr.t_ns)
         return [tr for tr in items if signal is None or tr.signal == signal]

@@ -323,6 +323,8 @@ def load_rig(path: str | os.PathLike[str]) -> RigFile:
         RigFileError: the file is missing, is not TOML, or breaks one of those rules;
             the message starts ``FILE:LINE:``.
     """
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise RigFileError(f"a rig file is given by its path, not {path!r}: e.g. 'bench.toml'")
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")  # TOML is UTF-8, whatever the locale says

@@ -9,6 +9,7 @@ durations a test asks for so that a slow machine (a TCG guest) keeps their order
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from typing import final
@@ -19,7 +20,28 @@ from gpiocore._errors import InvalidSettingError
 from gpiocore._types import to_ns
 from gpiocore.backends._base import Backend
 
-__all__ = ["BackendTime"]
+__all__ = ["BackendTime", "default_scale"]
+
+
+def default_scale() -> float:
+    """The time scale for real-time backends when none is given.
+
+    ``GPIOSIM_TIME_SCALE`` if set; else 4 inside the guest (an emulated CPU, where a
+    program's reaction takes milliseconds, not microseconds), else 1.
+    """
+    env = os.environ.get("GPIOSIM_TIME_SCALE")
+    if env:
+        try:
+            scale = float(env)
+        except ValueError:
+            scale = 0.0
+        if not 0 < scale < 1e9:
+            raise InvalidSettingError(
+                f"GPIOSIM_TIME_SCALE must be a positive number, not {env!r}: e.g. 4"
+            )
+        return scale
+    return 4.0 if os.environ.get("GPIOSIM_IN_GUEST") == "1" else 1.0
+
 
 #: Real seconds a settle waits for a program that waits outside gpiocore (raw epoll).
 _RAW_GRACE = 0.05

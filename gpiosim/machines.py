@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
+from gpiocore._errors import InvalidSettingError
 from gpiosim._rig import Rig
 from gpiosim._trace import timing_diagram
 from gpiosim.models import TimedLed
@@ -43,6 +44,22 @@ def timed_led_machine(
         led: the output signal's name.
         max_wait: the longest wait a step may take (default 1.5 offsets).
     """
+    if not isinstance(rig, Rig):
+        raise InvalidSettingError(f"rig must be a gpiosim Rig (the `rig` fixture), not {rig!r}")
+    for name in (button, led):
+        rig.where(name)  # a misspelt signal fails here, not in the first example
+    if rig.signals[button].role != "input" or rig.signals[led].role != "output":
+        raise InvalidSettingError(
+            f"{button!r} must be an input of the program and {led!r} an output: "
+            "check the rig's signals (or pass button=/led=)"
+        )
+    TimedLed(offset, tolerance)  # the model checks offset and tolerance, by name
+    if max_wait is not None and (
+        isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or not max_wait > 0
+    ):
+        raise InvalidSettingError(
+            f"max_wait must be a positive number of seconds, not {max_wait!r}"
+        )
     exact = tolerance == 0.0
     scale = rig.time.scale
     near = max(tolerance * 2, 0.02) / scale

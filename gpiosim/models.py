@@ -41,7 +41,8 @@ class FollowButton:
 
     def button(self, t: float, level: bool) -> None:
         """The button changed to ``level`` at time ``t``."""
-        self.led = level
+        _check_seconds(t, "t")
+        self.led = bool(level)
 
     def at(self, t: float) -> bool:
         """The LED at time ``t`` (after the last event)."""

@@ -19,7 +19,7 @@ from gpiocore.backends._base import Backend, Harness
 from gpiocore.backends._registry import available_backends, load_backend
 from gpiosim._rig import Rig, Signal
 from gpiosim._runner import AppRunner
-from gpiosim._timing import BackendTime
+from gpiosim._timing import BackendTime, default_scale
 
 __all__ = ["BACKENDS_KEY", "DEFAULT_SIGNALS", "AppRunner", "Rig", "Signal"]
 
@@ -190,10 +190,7 @@ def _default_scale(config: pytest.Config) -> float:
     scale = config.stash[_SCALE_KEY]
     if scale is not None:
         return scale
-    env = os.environ.get("GPIOSIM_TIME_SCALE")
-    if env:
-        return float(env)
-    return 4.0 if os.environ.get("GPIOSIM_IN_GUEST") == "1" else 1.0
+    return default_scale()
 
 
 @pytest.fixture

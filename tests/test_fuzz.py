@@ -31,11 +31,13 @@ from gpiocore import (
     InvalidSettingError,
     LineBusyError,
     LineNotFoundError,
+    LineSettings,
     Out,
     PinBank,
     PinDirectionError,
     PinIndexError,
     TimerSettingError,
+    find_line,
     line,
     pins,
     use_backend,
@@ -43,13 +45,16 @@ from gpiocore import (
 from gpiocore.backends import load_backend
 from gpiocore.backends._fake import FakeBackend
 from gpiocore.selector import Selector, Semaphore, Timer
+from gpiosim import guest
 from gpiosim._errors import InvalidNameError, KernelTooOldError
 from gpiosim._rig import Rig, Signal, make_signals
 from gpiosim._rigfile import RigFileError, load_rig_signals
 from gpiosim._runner import AppError, AppRunner
 from gpiosim._simbackend import SimBackend
 from gpiosim.chip import SimChip, SimDevice
-from gpiosim.models import TimedLed, predict_timed_led
+from gpiosim.machines import timed_led_machine
+from gpiosim.models import FollowButton, TimedLed, predict_timed_led
+from gpiosim.pi import PiBackend, SimulatedPi, board_by_key
 from gpiosim.strategies import Step, edge_sequences, timed_led_steps
 from tests.conftest import APPS
 
@@ -939,6 +944,121 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         InvalidSettingError,
         r"duration must be a finite number >= 0, not -1",
     ),
+    # -- find_line, LineSettings, the virtual clock, the state machine, the guest ---------
+    (
+        "find-line-int",
+        lambda c: find_line(c.fake, 17),
+        InvalidSettingError,
+        r"a line name must be a string, not 17: .*use line\(offset\)",
+    ),
+    (
+        "find-line-backend",
+        lambda c: find_line("fake", "GPIO17"),
+        InvalidSettingError,
+        r"find_line.*'fake'",
+    ),
+    (
+        "find-line-chip",
+        lambda c: find_line(c.fake, "GPIO17", 0),
+        InvalidSettingError,
+        r"chip must be a chip's name, not 0: e.g. 'gpiochip0'",
+    ),
+    (
+        "line-settings-direction",
+        lambda c: LineSettings(direction="sideways"),
+        InvalidSettingError,
+        r"invalid direction 'sideways'",
+    ),
+    (
+        "line-settings-buffer",
+        lambda c: LineSettings(event_buffer_size=4096),
+        InvalidSettingError,
+        r"event_buffer_size must be 0 \(default\) to 1024, not 4096",
+    ),
+    (
+        "virtual-clock-backwards",
+        lambda c: c.fake.clock.advance(-1),
+        InvalidSettingError,
+        r"time can't go backwards: advance\(-1\)",
+    ),
+    (
+        "virtual-clock-str",
+        lambda c: c.fake.clock.advance("1s"),
+        InvalidSettingError,
+        r"not '1s': pass e.g. seconds=0.01",
+    ),
+    (
+        "machine-rig",
+        lambda c: timed_led_machine("rig", offset=1),
+        InvalidSettingError,
+        r"rig must be a gpiosim Rig \(the `rig` fixture\), not 'rig'",
+    ),
+    (
+        "machine-signal",
+        lambda c: timed_led_machine(c.rig, offset=1),
+        InvalidSettingError,
+        r"the rig has no signal 'button': use one of \['b', 'l'\]",
+    ),
+    (
+        "machine-roles",
+        lambda c: timed_led_machine(c.rig, offset=1, button="l", led="b"),
+        InvalidSettingError,
+        r"'l' must be an input of the program and 'b' an output",
+    ),
+    (
+        "machine-offset",
+        lambda c: timed_led_machine(c.rig, offset=0, button="b", led="l"),
+        InvalidSettingError,
+        r"offset",
+    ),
+    (
+        "guest-run-string",
+        lambda c: guest.run("echo hi"),
+        InvalidSettingError,
+        r"argv must be a list of arguments, not 'echo hi'",
+    ),
+    (
+        "guest-run-timeout",
+        lambda c: guest.run(["true"], timeout=math.inf),
+        InvalidSettingError,
+        r"timeout must be a positive, finite number of seconds \(or None\), not inf",
+    ),
+    (
+        "guest-run-env",
+        lambda c: guest.run(["true"], env={"A=B": "1"}),
+        InvalidSettingError,
+        r"malformed environment variable 'A=B'",
+    ),
+    (
+        "rig-file-path",
+        lambda c: load_rig_signals(5),
+        RigFileError,
+        r"a rig file is given by its path, not 5",
+    ),
+    (
+        "follow-button-time",
+        lambda c: FollowButton().button(-1, True),
+        InvalidSettingError,
+        r"t must be a finite number of seconds of at least 0, not -1",
+    ),
+    (
+        "pi-board-key",
+        lambda c: board_by_key("pi9"),
+        InvalidSettingError,
+        r"unknown board 'pi9': use one of pi5, pi4, pi3",
+    ),
+    (
+        "simulated-pi-board",
+        lambda c: SimulatedPi("pi9"),
+        InvalidSettingError,
+        r"unknown board 'pi9'",
+    ),
+    (
+        "pi-backend-chip",
+        lambda c: PiBackend(chip=5, dt_model=Path("/nonexistent")),
+        GpioError,
+        r"must be a chip's label, name or path, not 5",
+    ),
 ]
 
 
@@ -953,18 +1073,104 @@ def test_bad_input_is_answered_by_name(ctx, call, error, match):
     assert type(caught.value).__module__.startswith(("gpiocore", "gpiosim"))
 
 
-def test_the_table_covers_every_entry_point():
-    """A new entry point without a bad-input case is noticed here."""
-    covered = " ".join(case[0] for case in CASES)
-    for prefix in [
-        "pin-", "bank-", "line-", "set-", "closed-pin", "busy-line", "selector-",
-        "closed-selector", "timer-", "closed-timer", "semaphore-", "use-backend",
-        "load-backend", "simchip-", "simdevice-", "simbackend-", "signal-", "rig-",
-        "make-signals", "runner-", "model-", "predict-", "sequences-", "timed-steps",
-        "step-",
-    ]:  # fmt: skip
-        assert prefix in covered, prefix
-    assert len({case[0] for case in CASES}) == len(CASES), "duplicate case ids"
+#: Where every public callable's bad input is answered: a prefix of the case ids above,
+#: a test elsewhere ("test_pi.py::test_name"), or "-" and why it takes no bad input.
+ENTRY_POINTS: dict[str, dict[str, str]] = {
+    "gpiocore": {
+        "Pin": "pin-", "PinBank": "bank-", "line": "line-", "LineSettings": "line-settings-",
+        "find_line": "find-line-", "use_backend": "use-backend-",
+        "EdgeEvent": "- a record the backend makes", "current_backend": "- no arguments",
+    },
+    "gpiocore.selector": {"Selector": "selector-", "Semaphore": "semaphore-", "Timer": "timer-"},
+    "gpiocore.backends": {
+        "load_backend": "load-backend-", "VirtualClock": "virtual-clock-",
+        "MonotonicClock": "- no arguments", "ChipInfo": "- a record the backend makes",
+        "available_backends": "- no arguments",
+    },
+    "gpiosim.chip": {
+        "SimChip": "simchip-", "SimDevice": "simdevice-", "Bank": "simdevice-bank",
+        "validate_device_name": "simchip-name-traversal",
+        "validate_line_name": "simchip-line-name-",
+        "check_environment": "test_chip.py::test_configfs_missing",
+        "reclaim_stale": "test_chip.py::test_reclaim_without_gpio_sim_is_a_no_op",
+        "parse_kernel_release": "- total: text that is not a release gives None",
+        "SimBank": "- a record SimDevice makes",
+    },
+    "gpiosim.guest": {
+        "run": "guest-run-",
+        "ensure_kernel": "test_guest.py::test_missing_build_tools_name_their_packages",
+        "inside_guest": "- no arguments", "kernel_cache_dir": "- no arguments",
+        "missing_packages": "- no arguments",
+    },
+    "gpiosim.models": {
+        "TimedLed": "model-", "FollowButton": "follow-button-", "predict_timed_led": "predict-",
+    },
+    "gpiosim.strategies": {
+        "Step": "step-", "edge_sequences": "sequences-", "timed_led_steps": "timed-steps-",
+    },
+    "gpiosim.machines": {"timed_led_machine": "machine-"},
+    "gpiosim.pytest_plugin": {"Rig": "rig-", "Signal": "signal-", "AppRunner": "runner-"},
+    "gpiosim.pi": {
+        "PiBackend": "pi-backend-", "SimulatedPi": "simulated-pi-", "board_by_key": "pi-board-key",
+        "load_rig": "rig-file-path", "load_rig_signals": "rig-file-path",
+        "check_rig": "test_pi.py::test_cli_rig_check_off_a_pi_exits_1",
+        "describe_wiring": "test_pi.py::test_rig_file_mistakes_point_at_their_line",
+        "discover": "test_pi.py::test_off_a_pi_the_error_names_the_file_and_the_override",
+        "parse_line": "test_pi.py::test_numbering_mistakes_are_named",
+        "board_for_model": "test_pi.py::test_unknown_models_are_no_board",
+        "read_model": "test_pi.py::test_read_model_strips_the_nul",
+        "read_chip": "test_pi.py::test_unreadable_chips_name_the_gpio_group",
+        "RigLock": "test_pi.py::test_lock_names_cannot_escape",
+        "validate_rig_name": "test_pi.py::test_lock_names_cannot_escape",
+        "default_lock_dir": "test_pi.py::test_lock_folder",
+        "run_self_test": "test_pi.py::test_a_broken_report_raises_on_request",
+        "describe_gpio": "- total: any number has a description",
+        "header_pin": "- total: a GPIO off the header gives None",
+        "PiHarness": "- made by PiBackend", "Board": "- a record of the board table",
+        "Discovery": "- a record discover() makes", "FoundChip": "- a record discover() makes",
+        "LineRef": "- a record parse_line() makes", "Jumper": "- a record load_rig() makes",
+        "Wire": "- a record load_rig() makes", "RigFile": "- a record load_rig() makes",
+        "JumperResult": "- a record run_self_test() makes",
+        "CheckReport": "- a record check_rig() makes",
+    },
+}  # fmt: skip
+
+
+def _public_callables(module_name: str) -> set[str]:
+    import enum
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    found = set()
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue  # constants, type aliases, the pins object
+        if inspect.isclass(obj) and (
+            issubclass(obj, BaseException | enum.Enum) or getattr(obj, "_is_protocol", False)
+        ):
+            continue  # errors, enums and interfaces take no input of their own
+        found.add(name)
+    return found
+
+
+@pytest.mark.parametrize("module_name", sorted(ENTRY_POINTS))
+def test_every_public_entry_point_has_a_bad_input_check(module_name):
+    """A new public function or class without a bad-input case fails here."""
+    homes = ENTRY_POINTS[module_name]
+    assert _public_callables(module_name) == set(homes), "update ENTRY_POINTS"
+    ids = [case[0] for case in CASES]
+    tests_dir = Path(__file__).parent
+    for name, home in homes.items():
+        if home.startswith("- "):
+            continue
+        if "::" in home:
+            file, test = home.split("::")
+            assert f"def {test}(" in (tests_dir / file).read_text(), (name, home)
+        else:
+            assert any(case_id.startswith(home) for case_id in ids), (name, home)
+    assert len(set(ids)) == len(ids), "duplicate case ids"
 
 
 def test_a_failed_bad_input_leaves_no_fd_or_line(ctx, no_fd_leak):
@@ -1260,7 +1466,7 @@ def test_guest_command_lines_never_boot(cli, argv):
         (["demo", "--offset", "1e300"], 2, "at most 3600, not 1e+300"),
         (["guest", "--timeout", "nan", "--", "true"], 125, "timeout must be a positive, finite"),
         (["guest", "--timeout", "inf", "--", "true"], 125, "not inf"),
-        (["guest", "--cpus", "0", "--", "true"], 125, "1+ cpus"),
+        (["guest", "--cpus", "0", "--", "true"], 125, "cpus must be a whole number >= 1, not 0"),
         (["guest", "--project-dir", "/no/such/dir", "--", "true"], 125, "does not exist"),
         (["guest"], 2, "no command given"),
         (["demo", "--", "x"], 2, "demo takes no command"),

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import gpiosim.guest as guest
+from gpiocore._errors import InvalidSettingError
 from gpiosim._errors import GuestError, GuestTimeoutError, KernelBuildError, MissingToolError
 from gpiosim._guest import _check_build_tools, missing_config_options
 
@@ -148,6 +149,16 @@ def test_bad_arguments_are_refused_before_booting(tmp_path: Path) -> None:
         guest.run(["A=B"], project_dir=tmp_path)
     with pytest.raises(ValueError, match="accel must be"):
         guest.run(["true"], accel="xen", project_dir=tmp_path)
+    # A string would be split into characters and run as 'e' (no shell to split it).
+    with pytest.raises(InvalidSettingError, match="argv must be a list of arguments"):
+        guest.run("echo hi", project_dir=tmp_path)
+    for bad in ({"timeout": -1}, {"timeout": True}, {"cpus": 0}, {"memory_mb": 1.5}):
+        with pytest.raises(InvalidSettingError, match=next(iter(bad))):
+            guest.run(["true"], project_dir=tmp_path, **bad)
+    with pytest.raises(InvalidSettingError, match="malformed environment variable"):
+        guest.run(["true"], env={"A": 1}, project_dir=tmp_path)
+    with pytest.raises(InvalidSettingError, match="does not exist"):
+        guest.run(["true"], project_dir=tmp_path / "missing")
 
 
 def test_cli_without_a_command_is_a_usage_error() -> None:

@@ -94,3 +94,49 @@ def test_timing_diagram_and_vcd(rig, tmp_path):
     assert "/" in row and "\\" in row
     vcd = write_vcd(tmp_path / "t.vcd", record, rig.initial_levels()).read_text()
     assert "$timescale 1 ns $end" in vcd and "$var wire 1" in vcd
+
+
+@pytest.mark.backends("fake")
+def test_a_sampled_output_never_records_a_stale_read(backend):
+    """The sampling poller and a test's level() must not interleave read and record.
+
+    A harness without listeners (like gpio-sim's) is sampled. Here the poller's read is
+    slowed down: it reads the old level, then the test changes the output and reads
+    it. Were read and record separate steps, the poller would record its stale level
+    after the test's fresh one, a false blip (off, on, off, on) in the record.
+    """
+    import threading
+    import time
+
+    class SlowSampled:
+        """The fake's harness with no listeners, and slow reads on the poller thread."""
+
+        def __init__(self, inner):
+            self.inner = inner
+            self.value = False
+            self.poller_read = threading.Event()
+            self.changed = threading.Event()
+
+        def drive(self, chip, offset, level):
+            self.inner.drive(chip, offset, level)
+
+        def requested(self, chip, offset):
+            return self.inner.requested(chip, offset)
+
+        def level(self, chip, offset):
+            seen = self.value
+            if threading.current_thread().name == "rig-poller" and not self.poller_read.is_set():
+                self.poller_read.set()
+                self.changed.wait(0.3)  # a slow read: the change lands meanwhile
+            return seen
+
+    rig = Rig(backend, [Signal("led", "GPIO18", "output")], poll_interval=0.001)
+    harness = rig.harness = SlowSampled(rig.harness)
+    with rig:
+        assert harness.poller_read.wait(5)
+        harness.value = True
+        assert rig.level("led") is True
+        harness.changed.set()
+        assert rig.wait_for("led", True, 0.05)
+        time.sleep(0.02)  # real time: the poller samples a few more times
+        assert [t.level for t in rig.transitions("led")] == [True]

@@ -39,6 +39,7 @@ DEV_ROOT: Final = Path("/dev")
 # Enough to drain any kernel buffer (at most 16 x lines by default, 1024 if asked) in a
 # few reads, yet bounded so an edge storm cannot keep read_edges() looping forever.
 _MAX_READS: Final = 64
+_GPIOD_READ_MAX: Final = 64
 _PERMISSION_FIX: Final = (
     "add the user to the 'gpio' group (sudo usermod -aG gpio $USER, then log in again) "
     "or install a udev rule that makes /dev/gpiochip* group-writable"
@@ -118,6 +119,12 @@ class CdevLine:
     ) -> None:
         self._request: gpiod.LineRequest | None = request
         self._fd = request.fd
+        # Non-blocking: read_edges() reads without polling first (an empty queue gives
+        # EAGAIN). Readiness for epoll/select is unchanged.
+        os.set_blocking(self._fd, False)
+        # The most gpiod returns per read: its event buffer (the request's size, 64 when
+        # the kernel default is used) and never more than 64 unless asked.
+        self._batch = min(_GPIOD_READ_MAX, settings.event_buffer_size or _GPIOD_READ_MAX)
         self.chip = chip
         """The chip's name, e.g. ``gpiochip1``."""
         self.offset = offset
@@ -183,8 +190,9 @@ class CdevLine:
     def read_edges(self) -> list[EdgeEvent]:
         """Return the pending edges, oldest first; [] at once if there are none.
 
-        gpiod's ``read_edge_events`` blocks when nothing is pending, so the fd is polled
-        with a zero timeout before each read.
+        The request's fd is non-blocking, so one ``read`` per batch is the only
+        syscall: a batch shorter than gpiod's buffer means the kernel's queue was
+        drained, and an empty queue ends in EAGAIN instead of blocking.
 
         Raises:
             ClosedError: the line is closed.
@@ -193,9 +201,11 @@ class CdevLine:
         rising = _gpiod_rising()
         events: list[EdgeEvent] = []
         for _ in range(_MAX_READS):
-            if not req.wait_edge_events(0):
+            try:
+                batch = req.read_edge_events(self._batch)
+            except BlockingIOError:
                 break
-            for ev in req.read_edge_events():
+            for ev in batch:
                 events.append(
                     EdgeEvent(
                         type=EdgeType.RISING if ev.event_type is rising else EdgeType.FALLING,
@@ -205,6 +215,8 @@ class CdevLine:
                         global_seqno=ev.global_seqno,
                     )
                 )
+            if len(batch) < self._batch:
+                break
         return events
 
     def reconfigure(self, settings: LineSettings) -> None:
