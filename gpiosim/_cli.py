@@ -56,6 +56,11 @@ def _add_guest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--memory", type=int, default=1024, metavar="MB", help="guest memory (1024)")
     p.add_argument("--cpus", type=int, default=1, metavar="N", help="guest vCPUs (1)")
     p.add_argument(
+        "--cpu-model",
+        metavar="MODEL",
+        help="qemu -cpu model (default qemu64, SSE3 only; 'max' for wheels that need SSE4/AVX)",
+    )
+    p.add_argument(
         "--accel",
         choices=("auto", "tcg", "kvm"),
         default="auto",
@@ -92,6 +97,7 @@ def _cmd_guest(args: argparse.Namespace, tail: list[str]) -> int:
             memory_mb=args.memory,
             cpus=args.cpus,
             accel=args.accel,
+            cpu_model=args.cpu_model,
             verbose=args.verbose,
             log=_log,
         )

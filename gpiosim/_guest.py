@@ -657,6 +657,7 @@ def _boot(
     stdout: Any,
     stderr: Any,
     verbose: bool,
+    cpu_model: str | None = None,
 ) -> int:
     """Boot one guest that runs argv; return its exit status."""
     started = time.monotonic()
@@ -725,6 +726,7 @@ def _boot(
             accel,
             # One socket per vCPU: without ACPI the kernel finds CPUs in
             # SeaBIOS's MP table, which lists one CPU per package only.
+            *(["-cpu", cpu_model] if cpu_model else []),
             "-smp",
             f"{cpus},sockets={cpus},cores=1,threads=1",
             "-m",
@@ -854,6 +856,7 @@ def run(
     memory_mb: int = 1024,
     cpus: int = 1,
     accel: str = "auto",
+    cpu_model: str | None = None,
     stdout: Any = None,
     stderr: Any = None,
     verbose: bool = False,
@@ -881,6 +884,10 @@ def run(
         memory_mb: Guest memory in MiB (1024 boots ~0.07 s faster than 2048
             under TCG: the kernel initialises every page).
         cpus: Guest vCPUs.
+        cpu_model: qemu's ``-cpu`` model; None is qemu's default (``qemu64``: x86-64
+            with SSE2 and SSE3 only). ``"max"`` adds every feature qemu can emulate
+            (SSE4, AVX2), for wheels built for newer CPUs (lgpio dies of SIGILL
+            without SSE4.1).
         accel: ``"tcg"``, ``"kvm"`` or ``"auto"``: KVM where a bounded probe
             shows that it works (the result is cached per host kernel and
             qemu), else TCG.  ``GPIOSIM_ACCEL`` overrides ``"auto"``.
@@ -927,6 +934,14 @@ def run(
         )
     if accel not in ("auto", "tcg", "kvm"):
         raise InvalidSettingError(f"accel must be 'auto', 'tcg' or 'kvm', not {accel!r}")
+    if cpu_model is not None and (
+        not isinstance(cpu_model, str)
+        or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", cpu_model)
+    ):
+        raise InvalidSettingError(
+            f"cpu_model must be a qemu CPU model name, not {cpu_model!r}: e.g. 'max' "
+            "(qemu-system-x86_64 -cpu help lists them)"
+        )
     if timeout is not None and (
         isinstance(timeout, bool)
         or not isinstance(timeout, int | float)
@@ -988,6 +1003,7 @@ def run(
         timeout=timeout,
         memory_mb=memory_mb,
         cpus=cpus,
+        cpu_model=cpu_model,
         stdout=stdout,
         stderr=stderr,
         verbose=verbose,

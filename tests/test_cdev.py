@@ -303,6 +303,23 @@ def test_overflow_keeps_the_newest_with_a_seqno_gap(chip: SimChip, backend: Cdev
     line.close()
 
 
+def test_more_edges_than_one_read_are_all_returned(chip: SimChip, backend: CdevBackend) -> None:
+    """gpiod reads at most 64 events at a time: read_edges() goes on while reads are full,
+    and stops at a short one without a further (blocking or polling) call."""
+    line = backend.open_line(
+        chip.chip_name, 1, LineSettings(edge=Edge.BOTH, event_buffer_size=256), "t"
+    )
+    assert not os.get_blocking(line.fileno())  # an empty queue is EAGAIN, never a block
+    for i in range(130):
+        chip.set_pull(1, i % 2 == 0)
+        time.sleep(0.001)  # see test_rising_only: no merged triggers
+    time.sleep(0.1)
+    edges = line.read_edges()
+    assert [e.line_seqno for e in edges] == list(range(1, 131))
+    assert line.read_edges() == []
+    line.close()
+
+
 def test_active_low_swaps_edges_and_values(chip: SimChip, backend: CdevBackend) -> None:
     chip.set_pull(6, False)
     line = backend.open_line(chip.chip_name, 6, LineSettings(edge=Edge.BOTH, active_low=True), "t")

@@ -1024,6 +1024,12 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         r"timeout must be a positive, finite number of seconds \(or None\), not inf",
     ),
     (
+        "guest-run-cpu-model",
+        lambda c: guest.run(["true"], cpu_model="max,+avx512f"),
+        InvalidSettingError,
+        r"cpu_model must be a qemu CPU model name, not 'max,\+avx512f': e.g. 'max'",
+    ),
+    (
         "guest-run-env",
         lambda c: guest.run(["true"], env={"A=B": "1"}),
         InvalidSettingError,
