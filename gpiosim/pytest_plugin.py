@@ -25,6 +25,7 @@ __all__ = ["BACKENDS_KEY", "DEFAULT_SIGNALS", "AppRunner", "Rig", "Signal"]
 
 BACKENDS_KEY = pytest.StashKey[list[str]]()
 _SCALE_KEY = pytest.StashKey[float | None]()
+_RIG_SIGNALS_KEY = pytest.StashKey[Sequence["Signal"]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,6 +96,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--hypothesis-profile", None):
         _register_hypothesis_profiles()
     config.stash[_SCALE_KEY] = config.getoption("--gpio-time-scale")
+    path = config.getoption("--rig")
+    if path:
+        # Checked once, up front: a mistake is one usage error that points at its line,
+        # not an error in every test that uses the rig.
+        from gpiosim._rigfile import RigFileError, load_rig_signals
+
+        try:
+            config.stash[_RIG_SIGNALS_KEY] = load_rig_signals(path)
+        except RigFileError as exc:
+            raise pytest.UsageError(f"--rig: {exc}") from None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -221,12 +232,7 @@ _RIGS_KEY = pytest.StashKey[list[Rig]]()
 def rig_signals(request: pytest.FixtureRequest) -> Sequence[Signal]:
     """The signals the ``rig`` fixture names: from ``--rig FILE`` if given, else the post's
     button (GPIO17, input) and LED (GPIO18, output). Override it to name your own."""
-    path = request.config.getoption("--rig")
-    if path:
-        from gpiosim._rigfile import load_rig_signals
-
-        return load_rig_signals(path)
-    return DEFAULT_SIGNALS
+    return request.config.stash.get(_RIG_SIGNALS_KEY, DEFAULT_SIGNALS)
 
 
 @pytest.fixture

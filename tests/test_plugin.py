@@ -127,3 +127,13 @@ def test_rig_file_names_the_signals(pytester: pytest.Pytester):
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "--rig=rig.toml")
     result.assert_outcomes(passed=1)
+
+
+def test_a_wrong_rig_file_is_one_usage_error_that_points_at_its_line(pytester: pytest.Pytester):
+    pytester.makefile(".toml", rig='[signals.knob]\nline = "GPIO99"\nrole = "input"\n')
+    pytester.makepyfile("def test_a(rig): pass\ndef test_b(rig): pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--rig=rig.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if "rig.toml:2:" in line]
+    assert len(errors) == 1 and "no Raspberry Pi has GPIO99" in errors[0], result.errlines
+    assert "Traceback" not in result.stderr.str()
