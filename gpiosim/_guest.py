@@ -623,6 +623,38 @@ def _fstab_escape(path: str) -> str:
     return "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in path)
 
 
+_JOB_PREFIX = "gpiosim-job-"
+
+
+def _reclaim_jobs(tmp: str | None = None) -> list[str]:
+    """Remove the job folders of guests whose host process died (SIGKILL, a power cut).
+
+    A job folder holds the command's argv and environment (which may carry secrets);
+    it is named ``gpiosim-job-<pid>-<random>`` and removed by ``run()`` when it ends.
+    Only this user's folders of processes that no longer exist are touched.
+    """
+    base = Path(tmp or tempfile.gettempdir())
+    removed: list[str] = []
+    try:
+        entries = list(base.glob(f"{_JOB_PREFIX}*-*"))
+    except OSError:
+        return removed
+    for path in entries:
+        pid_text = path.name[len(_JOB_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            if path.lstat().st_uid != os.geteuid() or not path.is_dir() or path.is_symlink():
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        except (OSError, OverflowError):
+            continue  # alive (EPERM: another user's process), gone, or not a pid
+    return removed
+
+
 def _write_job(
     job: Path, argv: Sequence[str], env: Mapping[str, str], cwd: str, project: str | None
 ) -> None:
@@ -662,7 +694,8 @@ def _boot(
     """Boot one guest that runs argv; return its exit status."""
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
-    job = Path(tempfile.mkdtemp(prefix="gpiosim-job-"))
+    _reclaim_jobs()
+    job = Path(tempfile.mkdtemp(prefix=f"{_JOB_PREFIX}{os.getpid()}-"))
     fds: list[int] = []
     proc: subprocess.Popen[bytes] | None = None
     console = bytearray()

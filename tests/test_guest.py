@@ -395,3 +395,48 @@ def test_tsc_rate_is_passed_only_when_constant(tmp_path: Path) -> None:
     info.write_text("cpu MHz\t\t: 2596.138\nflags\t\t: fpu tsc\n")
     assert _tsc_khz_args(info) == []
     assert _tsc_khz_args(tmp_path / "missing") == []
+
+
+def test_job_folders_of_dead_hosts_are_reclaimed(tmp_path: Path) -> None:
+    """A `gpiosim guest` killed with SIGKILL leaves its job folder (argv, environment);
+    the next run removes it, and nothing of a live process or of other names."""
+    from gpiosim._guest import _reclaim_jobs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"gpiosim-job-{dead.pid}-abc"
+    live = tmp_path / f"gpiosim-job-{os.getpid()}-def"
+    other = tmp_path / "gpiosim-job-notapid-x"
+    huge = tmp_path / f"gpiosim-job-{10**30}-x"
+    for folder in (stale, live, other, huge):
+        folder.mkdir()
+        (folder / "exec").write_text("secret")
+    assert _reclaim_jobs(str(tmp_path)) == [stale.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, huge.name])
+
+
+def test_a_guest_killed_with_sigkill_leaves_no_qemu_and_its_job_is_reclaimed(
+    tmp_path: Path,
+) -> None:
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    host = subprocess.Popen(
+        [sys.executable, "-m", "gpiosim", "guest", "--", "sleep", "60"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(f"gpiosim-job-{host.pid}-*")):
+        assert time.monotonic() < deadline and host.poll() is None
+        time.sleep(0.05)
+    time.sleep(1)  # qemu is up
+    host.kill()
+    host.wait()
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "qemu outlived its killed host process"
+        time.sleep(0.1)
+    assert list(tmp_path.glob("gpiosim-job-*"))  # left behind by the SIGKILL ...
+    again = [sys.executable, "-m", "gpiosim", "guest", "--", "true"]
+    assert subprocess.run(again, env=env, timeout=120).returncode == 0
+    assert not list(tmp_path.glob("gpiosim-job-*"))  # ... and reclaimed by the next run
