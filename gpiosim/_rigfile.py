@@ -91,7 +91,9 @@ class RigFileError(InvalidSettingError):
         lineno: the 1-based line of the mistake, when known.
     """
 
-    def __init__(self, message: str, *, path: Path | None = None, lineno: int | None = None):
+    def __init__(
+        self, message: str, *, path: Path | None = None, lineno: int | None = None
+    ) -> None:
         super().__init__(message)
         self.path = path
         self.lineno = lineno

@@ -6,11 +6,28 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gpiocore._errors import InvalidSettingError
 from gpiosim._rig import Transition
 
 __all__ = ["timing_diagram", "write_vcd"]
 
 _HIGH, _LOW, _RISE, _FALL = "▔", "▁", "/", "\\"
+
+
+def _check_record(transitions: object, initial: object) -> None:
+    if isinstance(transitions, str | bytes) or not isinstance(transitions, Sequence):
+        raise InvalidSettingError(
+            f"transitions must be a list of Transition, not {transitions!r}: pass rig.transitions()"
+        )
+    for tr in transitions:
+        if not isinstance(tr, Transition):
+            raise InvalidSettingError(
+                f"transitions must hold Transition records, not {tr!r}: pass rig.transitions()"
+            )
+    if not isinstance(initial, Mapping):
+        raise InvalidSettingError(
+            f"initial must map signal names to levels, not {initial!r}: pass rig.initial_levels()"
+        )
 
 
 def timing_diagram(
@@ -31,6 +48,7 @@ def timing_diagram(
     Returns:
         The diagram; every transition is also listed with its exact time.
     """
+    _check_record(transitions, initial)
     names = list(initial)
     last = max((tr.t_ns for tr in transitions), default=0)
     end = max(end_ns or 0, last + max(last // 20, 1_000_000))
@@ -76,6 +94,7 @@ def write_vcd(
     """
     from vcd import VCDWriter  # pyvcd
 
+    _check_record(transitions, initial)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w") as f, VCDWriter(f, timescale="1 ns", date="today") as writer:

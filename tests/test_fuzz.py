@@ -55,6 +55,7 @@ from gpiosim.chip import SimChip, SimDevice
 from gpiosim.machines import timed_led_machine
 from gpiosim.models import FollowButton, TimedLed, predict_timed_led
 from gpiosim.pi import PiBackend, SimulatedPi, board_by_key
+from gpiosim.rig import BackendTime, timing_diagram, write_vcd
 from gpiosim.strategies import Step, edge_sequences, timed_led_steps
 from tests.conftest import APPS
 
@@ -1042,6 +1043,30 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         r"a rig file is given by its path, not 5",
     ),
     (
+        "trace-diagram-record",
+        lambda c: timing_diagram(5, {}),
+        InvalidSettingError,
+        r"transitions must be a list of Transition, not 5: pass rig.transitions\(\)",
+    ),
+    (
+        "trace-vcd-record",
+        lambda c: write_vcd("unused.vcd", [5], {}),
+        InvalidSettingError,
+        r"transitions must hold Transition records, not 5",
+    ),
+    (
+        "trace-vcd-initial",
+        lambda c: write_vcd("unused.vcd", [], [True]),
+        InvalidSettingError,
+        r"initial must map signal names to levels, not \[True\]",
+    ),
+    (
+        "backend-time-scale",
+        lambda c: BackendTime(c.fake, scale=0),
+        InvalidSettingError,
+        r"scale must be a positive number, not 0",
+    ),
+    (
         "follow-button-time",
         lambda c: FollowButton().button(-1, True),
         InvalidSettingError,
@@ -1116,6 +1141,12 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     },
     "gpiosim.machines": {"timed_led_machine": "machine-"},
     "gpiosim.pytest_plugin": {"Rig": "rig-", "Signal": "signal-", "AppRunner": "runner-"},
+    "gpiosim.rig": {
+        "Rig": "rig-", "Signal": "signal-", "AppRunner": "runner-", "make_signals": "make-signals",
+        "BackendTime": "backend-time-", "timing_diagram": "trace-diagram-",
+        "write_vcd": "trace-vcd-", "default_scale": "test_fuzz.py::test_a_bad_time_scale_is_named",
+        "Transition": "- a record the rig makes",
+    },
     "gpiosim.pi": {
         "PiBackend": "pi-backend-", "SimulatedPi": "simulated-pi-", "board_by_key": "pi-board-key",
         "load_rig": "rig-file-path", "load_rig_signals": "rig-file-path",
@@ -1488,3 +1519,14 @@ def test_the_cli_stub_really_stands_in(cli):
     """The fuzz above reaches the stubbed guest, not a real one."""
     code, err = cli(["guest", "--", "true"])
     assert code == 125 and "fuzz: kernel build is stubbed out" in err
+
+
+def test_a_bad_time_scale_is_named(monkeypatch):
+    from gpiosim.rig import default_scale
+
+    for bad in ("x", "0", "-1", "nan"):
+        monkeypatch.setenv("GPIOSIM_TIME_SCALE", bad)
+        with pytest.raises(InvalidSettingError, match="GPIOSIM_TIME_SCALE must be a positive"):
+            default_scale()
+    monkeypatch.setenv("GPIOSIM_TIME_SCALE", "2.5")
+    assert default_scale() == 2.5
