@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol, final, runtime_checkable
 
 from gpiocore._errors import GpioError, InvalidSettingError
-from gpiocore._osprim import eventfd_drain, eventfd_signal, new_eventfd
+from gpiocore._osprim import blocked_in_wait, eventfd_drain, eventfd_signal, new_eventfd
 from gpiocore._types import to_ns
 
 __all__ = ["Clock", "MonotonicClock", "Poller", "SettleTimeoutError", "VirtualClock"]
@@ -253,6 +253,7 @@ class VirtualClock:
         self._holders: collections.Counter[int] = collections.Counter()
         self._interrupts: dict[int, type[BaseException]] = {}
         self._pending: dict[int, int] = {}  # fd with unread events -> the thread it is for
+        self._watched: dict[int, int] = {}  # program threads: ident -> native id
         self._woken: set[_VirtualPoller] = set()
         if autojump_threshold is not None:
             to_ns(autojump_threshold, "autojump_threshold")
@@ -370,6 +371,36 @@ class VirtualClock:
                     del self._holders[me]
                 self._wake_all_locked()  # an idle program may jump now
 
+    def watch_thread(self) -> None:
+        """Count the calling thread (a program under test) as busy unless it waits.
+
+        A watched thread is idle only while it is blocked in a wait on this clock or
+        in a raw fd wait (``select.epoll``, ``poll``, ``select``), which the clock
+        reads from ``/proc``; running, sleeping in real time or waiting for the GIL it
+        is busy, so :meth:`settle` waits for a raw-epoll program as exactly as for one
+        that uses a ``Selector``. App runners call this in the program's thread.
+        """
+        with self._cond:
+            self._watched[threading.get_ident()] = threading.get_native_id()
+
+    def unwatch_thread(self) -> None:
+        """Stop watching the calling thread (see :meth:`watch_thread`)."""
+        with self._cond:
+            self._watched.pop(threading.get_ident(), None)
+            self._cond.notify_all()
+
+    @property
+    def sees_raw_waits(self) -> bool:
+        """True when watched threads' raw fd waits can be told here (Linux procfs)."""
+        return blocked_in_wait(threading.get_native_id()) is not None
+
+    def sees_all_waits(self) -> bool:
+        """True when settle() can see where the program waits: a program thread is
+        watched (an app runner's) and its raw fd waits can be told apart here."""
+        with self._cond:
+            watching = bool(self._watched)
+        return watching and self.sees_raw_waits
+
     def idle_pollers(self) -> int:
         """How many threads are idle in a wait on this clock right now."""
         with self._cond:
@@ -378,9 +409,10 @@ class VirtualClock:
     def settle(self, timeout: float | None = None) -> None:
         """Wait (real time) until every thread waiting on this clock is idle.
 
-        Idle means blocked in a gpiocore wait with none of its fds ready. A program
-        that waits with raw ``select.epoll`` is invisible here; use the harness's
-        ``wait_for`` helpers for those.
+        Idle means blocked in a gpiocore wait with none of its fds ready, or, for a
+        watched program thread (:meth:`watch_thread`), blocked in a raw fd wait. An
+        unwatched thread that waits with raw ``select.epoll`` is invisible here until
+        it reads its lines' events.
 
         Raises:
             SettleTimeoutError: still busy after ``timeout`` (default ``settle_timeout``).
@@ -399,8 +431,9 @@ class VirtualClock:
                         "Selector.wait/Timer.wait, or left a Selector open; close it or "
                         "raise settle_timeout"
                     )
-                # Poll in short slices: a thread that ends does not notify us.
-                self._cond.wait(min(left, 0.02))
+                # Poll in short slices: a thread that ends, or a watched one that
+                # blocks in a raw epoll, does not notify us.
+                self._cond.wait(min(left, 0.001 if self._watched else 0.02))
 
     # -- for backends ------------------------------------------------------------
     def schedule(self, deadline_ns: int, callback: Callable[[], None]) -> int:
@@ -501,6 +534,9 @@ class VirtualClock:
         # A thread that waits outside gpiocore (raw epoll) shows it has work by the
         # events pending on the fds it owns, until it reads them.
         busy |= set(self._pending.values()) - idle
+        for ident, native in self._watched.items():
+            if ident not in idle and ident not in busy and blocked_in_wait(native) is False:
+                busy.add(ident)  # running (or sleeping, or after the GIL): not waiting
         if busy:
             # A thread that has ended is not running, whatever pollers it left open.
             busy &= {t.ident for t in threading.enumerate()}

@@ -1,4 +1,5 @@
-"""OS primitives: eventfd and timerfd. Nothing GPIO-specific lives here.
+"""OS primitives: eventfd, timerfd, and what a thread is blocked in. Nothing
+GPIO-specific lives here.
 
 Python 3.13 has ``os.timerfd_create``; on 3.11/3.12 a small ctypes shim calls libc.
 """
@@ -10,10 +11,13 @@ import ctypes.util
 import errno
 import functools
 import os
+import platform
+import threading
 import time
 from typing import Final
 
 __all__ = [
+    "blocked_in_wait",
     "eventfd_drain",
     "eventfd_signal",
     "new_eventfd",
@@ -110,3 +114,49 @@ def timerfd_read(fd: int) -> int:
             return 0
         raise
     return int.from_bytes(data, "little")
+
+
+#: The syscalls a thread waits for fds in (poll, select, epoll_wait and their kin), by
+#: machine: a thread blocked in one of these is idle until one of its fds is ready.
+_WAIT_SYSCALLS: Final = {
+    "x86_64": frozenset({7, 23, 232, 270, 271, 281, 441}),
+    # the generic table (aarch64, riscv64): pselect6, ppoll, epoll_pwait, epoll_pwait2
+    "aarch64": frozenset({72, 73, 22, 441}),
+    "riscv64": frozenset({72, 73, 22, 441}),
+    # 32-bit Arm EABI (a Pi on a 32-bit OS): _newselect, poll, epoll_wait, pselect6,
+    # ppoll, epoll_pwait, epoll_pwait2
+    "armv7l": frozenset({142, 168, 252, 335, 336, 346, 441}),
+    "armv6l": frozenset({142, 168, 252, 335, 336, 346, 441}),
+}
+
+
+@functools.cache
+def _wait_syscalls() -> frozenset[int] | None:
+    found = _WAIT_SYSCALLS.get(platform.machine())
+    if found is None:
+        return None
+    try:  # /proc/<pid>/task/<tid>/syscall needs procfs and the kernel's syscall tracing
+        with open(f"/proc/self/task/{threading.get_native_id()}/syscall") as f:
+            f.read()
+    except OSError:
+        return None
+    return found
+
+
+def blocked_in_wait(native_id: int) -> bool | None:
+    """Whether a thread of this process is blocked waiting for fds (epoll, poll, select).
+
+    Reads ``/proc/self/task/<tid>/syscall``: the kernel shows the syscall a blocked
+    thread is in, or ``running`` while it runs or is runnable (a wake-up makes it
+    runnable at once). None when this cannot be told here (no procfs, an unknown
+    machine); False for a thread that has ended.
+    """
+    waits = _wait_syscalls()
+    if waits is None:
+        return None
+    try:
+        with open(f"/proc/self/task/{native_id}/syscall", "rb") as f:
+            first = f.read(32).split(b" ", 1)[0]
+    except OSError:
+        return False
+    return first.isdigit() and int(first) in waits

@@ -131,7 +131,13 @@ class AppRunner:
         self._saved_argv = sys.argv
         sys.argv = [str(self.path), *self.args]
 
+        clock = self.backend.clock
+        watch = clock if isinstance(clock, VirtualClock) else None
+
         def target() -> None:
+            if watch is not None:
+                # settle() then waits for this program wherever it waits (even raw epoll).
+                watch.watch_thread()
             try:
                 runpy.run_path(str(self.path), run_name="__main__")
             except AppStopped:
@@ -142,6 +148,9 @@ class AppRunner:
                 self.error = exc
             else:
                 self.returncode = 0
+            finally:
+                if watch is not None:
+                    watch.unwatch_thread()
 
         self._thread = threading.Thread(target=target, name=f"app:{self.path.name}", daemon=True)
         self._thread.start()
@@ -192,7 +201,11 @@ class AppRunner:
                 )
             time.sleep(0.002)
         clock = self.backend.clock
-        if isinstance(clock, VirtualClock):
+        if isinstance(clock, VirtualClock) and self.mode == "thread" and clock.sees_raw_waits:
+            # The program's thread is watched: settle() returns once it waits, in a
+            # gpiocore wait or a raw epoll alike.
+            clock.settle()
+        elif isinstance(clock, VirtualClock):
             # A program requests its lines before it builds its selector: wait until
             # it idles in a gpiocore wait (a raw-epoll program never does: give up
             # after a moment, its epoll will report what is already pending anyway).

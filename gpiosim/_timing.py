@@ -122,9 +122,10 @@ class BackendTime:
             clock.settle()
             if predicate():
                 return True
-            # A program outside gpiocore's waits (raw epoll) is invisible to settle():
-            # give it a moment of real time before moving the clock on.
-            end = time.monotonic() + _RAW_GRACE
+            # An unwatched program outside gpiocore's waits (raw epoll) is invisible to
+            # settle(): give it a moment of real time before moving the clock on.
+            # (Programs under an AppRunner are watched wherever they wait.)
+            end = time.monotonic() + (0 if clock.sees_all_waits() else _RAW_GRACE)
             while time.monotonic() < end:
                 if predicate():
                     return True

@@ -155,6 +155,36 @@ def test_runner_stops_a_program_blocked_in_raw_epoll(no_fd_leak):
         assert not backend.harness.requested("gpiochip0", 18)
 
 
+def test_settle_waits_for_a_raw_epoll_program_wherever_it_is(tmp_path):
+    """A program under an AppRunner is watched: settle() returns only when it is back in
+    its raw epoll, even when it takes real time (a sleep) between its read and its write.
+    Unwatched, settle() would return while it sleeps, and the LED would still be off."""
+    from gpiosim._runner import AppRunner
+
+    source = (APPS / "follow_epoll.py").read_text()
+    original = "                led.value = button.value\n"
+    assert source.count(original) == 1
+    slow = tmp_path / "slow_follow.py"
+    slow.write_text(
+        "import time\n"
+        + source.replace(original, "                level = button.value\n"
+                         "                time.sleep(0.05)\n"
+                         "                led.value = level\n")
+    )  # fmt: skip
+    backend = FakeBackend()
+    clock = backend.clock
+    assert clock.sees_raw_waits  # Linux with procfs, on a known machine
+    harness = backend.harness
+    with use_backend(backend), AppRunner(slow, backend=backend) as runner:
+        runner.wait_ready([("gpiochip0", 17), ("gpiochip0", 18)])
+        assert clock.sees_all_waits()
+        for level in (True, False, True, False):
+            harness.drive("gpiochip0", 17, level)
+            clock.settle()
+            assert harness.level("gpiochip0", 18) is level
+    assert not clock.sees_all_waits()  # the program's thread is no longer watched
+
+
 def test_runner_reports_a_crash(tmp_path):
     from gpiosim._runner import AppError, AppRunner
 
