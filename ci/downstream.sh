@@ -106,6 +106,9 @@ for module in (gpiocore, gpiosim, porch_light):
 EOF
 
 cd "$SAMPLE"
+step "host: the installed gpiosim's demo (its programs ship in the wheel)"
+"$VENV/bin/gpiosim" demo >/dev/null
+
 step "host: porch-light's tests on the fake backend"
 "$VENV/bin/pytest" -p no:cacheprovider --backend=fake --gpio-trace-dir="$TRACES" "$@"
 

@@ -44,6 +44,7 @@ from gpiosim._bench_table import Section as Section
 from gpiosim._bench_table import format_table as format_table
 from gpiosim._bench_table import median as median
 from gpiosim._bench_table import p99 as p99
+from gpiosim._demo import APPS_DIR
 
 __all__ = [
     "FULL",
@@ -66,7 +67,7 @@ __all__ = [
 Log = Callable[[str], None]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-APP: Final = ROOT / "fixtures" / "apps" / "timed_led.py"
+APP: Final = APPS_DIR / "timed_led.py"
 DEFAULT_JSON: Final = ROOT / "results" / "bench.json"
 #: The guest's CPU model for the benchmark (see _run_inside).
 BENCH_CPU_MODEL: Final = "max"

@@ -19,7 +19,8 @@ from gpiosim._timing import BackendTime
 
 __all__ = ["APPS_DIR", "run_demo"]
 
-APPS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "apps"
+#: The post's three programs, shipped with the package (``fixtures/apps`` links here).
+APPS_DIR = Path(__file__).resolve().parent / "data" / "apps"
 
 
 def run_demo(
