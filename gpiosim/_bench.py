@@ -805,7 +805,7 @@ def _gpiozero_mock_reason() -> str | None:
     try:
         import gpiozero  # noqa: F401
     except ImportError:
-        return "gpiozero is not installed: install the peers with: pip install -e '.[bench]'"
+        return f"gpiozero is not installed: {peers.BENCH_EXTRA}"
     return None
 
 

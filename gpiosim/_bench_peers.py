@@ -77,7 +77,9 @@ _SIGILL_REASON: Final = (
 )
 #: struct gpio_v2_line_event: timestamp_ns, id, offset, seqno, line_seqno, 6 x padding.
 _V2_EVENT: Final = struct.Struct("<QIIII24x")
-_BENCH_EXTRA: Final = "install the peers with: pip install -e '.[bench]'"
+BENCH_EXTRA: Final = (
+    "install the peers with: pip install 'gpiorig[bench]' (in a checkout: -e '.[bench]')"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -671,7 +673,7 @@ def _lgpio_reason() -> str | None:
     if probe.returncode == -signal.SIGILL:
         return _SIGILL_REASON
     last = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
-    return f"`import lgpio` fails here ({last}); {_BENCH_EXTRA}"
+    return f"`import lgpio` fails here ({last}); {BENCH_EXTRA}"
 
 
 def unavailable_reason(key: str, target: Target) -> str | None:
@@ -684,12 +686,12 @@ def unavailable_reason(key: str, target: Target) -> str | None:
         try:
             import periphery  # noqa: F401
         except ImportError:
-            return f"python-periphery is not installed: {_BENCH_EXTRA}"
+            return f"python-periphery is not installed: {BENCH_EXTRA}"
     if key == "gpiozero":
         try:
             import gpiozero  # noqa: F401
         except ImportError:
-            return f"gpiozero is not installed: {_BENCH_EXTRA}"
+            return f"gpiozero is not installed: {BENCH_EXTRA}"
         return _lgpio_reason()
     return None
 
