@@ -140,3 +140,20 @@ def test_a_sampled_output_never_records_a_stale_read(backend):
         assert rig.wait_for("led", True, 0.05)
         time.sleep(0.02)  # real time: the poller samples a few more times
         assert [t.level for t in rig.transitions("led")] == [True]
+
+
+def test_the_sim_rig_file_names_the_default_signals(backend):
+    """fixtures/rigs/sim.toml, the example for --rig on sim and fake, names the same lines
+    as the rig fixture's defaults (the post's button and LED)."""
+    from pathlib import Path
+
+    from gpiosim._rigfile import load_rig_signals
+    from gpiosim.pytest_plugin import DEFAULT_SIGNALS
+
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "rigs" / "sim.toml"
+    from_file = Rig(backend, load_rig_signals(path))
+    default = Rig(backend, DEFAULT_SIGNALS)
+    assert from_file.lines() == default.lines()
+    assert {n: s.role for n, s in from_file.signals.items()} == {
+        n: s.role for n, s in default.signals.items()
+    }
