@@ -95,6 +95,7 @@ class Sizes:
     guest_reps: int
     guest_pytest: bool
     state_machine_examples: int
+    state_machine_examples_real: int  # on a real-time backend, where one takes seconds
 
 
 QUICK: Final = Sizes(
@@ -115,6 +116,7 @@ QUICK: Final = Sizes(
     guest_reps=1,
     guest_pytest=False,
     state_machine_examples=3,
+    state_machine_examples_real=2,
 )
 FULL: Final = Sizes(
     name="full",
@@ -134,6 +136,7 @@ FULL: Final = Sizes(
     guest_reps=3,
     guest_pytest=True,
     state_machine_examples=50,
+    state_machine_examples_real=10,
 )
 
 
@@ -914,7 +917,12 @@ def _state_machine_row(backend_name: str, sizes: Sizes, backend: Backend | None 
     try:
         backend = backend or _make_backend(backend_name)
         try:
-            count, elapsed = measure_state_machine(backend, examples=sizes.state_machine_examples)
+            examples = (
+                sizes.state_machine_examples
+                if backend.clock.virtual
+                else sizes.state_machine_examples_real
+            )
+            count, elapsed = measure_state_machine(backend, examples=examples)
         finally:
             if made:
                 backend.close()
