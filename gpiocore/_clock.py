@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterator
 from typing import Protocol, final, runtime_checkable
 
 from gpiocore._errors import GpioError, InvalidSettingError
-from gpiocore._osprim import blocked_in_wait, eventfd_drain, eventfd_signal, new_eventfd
+from gpiocore._osprim import (
+    blocked_in_wait,
+    eventfd_drain,
+    eventfd_signal,
+    new_eventfd,
+    waits_visible,
+)
 from gpiocore._types import to_ns
 
 __all__ = ["Clock", "MonotonicClock", "Poller", "SettleTimeoutError", "VirtualClock"]
@@ -392,7 +398,7 @@ class VirtualClock:
     @property
     def sees_raw_waits(self) -> bool:
         """True when watched threads' raw fd waits can be told here (Linux procfs)."""
-        return blocked_in_wait(threading.get_native_id()) is not None
+        return waits_visible()
 
     def sees_all_waits(self) -> bool:
         """True when settle() can see where the program waits: a program thread is

@@ -24,6 +24,7 @@ __all__ = [
     "new_timerfd",
     "timerfd_read",
     "timerfd_settime",
+    "waits_visible",
 ]
 
 CLOCK_MONOTONIC: Final = time.CLOCK_MONOTONIC
@@ -141,6 +142,11 @@ def _wait_syscalls() -> frozenset[int] | None:
     except OSError:
         return None
     return found
+
+
+def waits_visible() -> bool:
+    """Whether :func:`blocked_in_wait` can tell anything here (checked once)."""
+    return _wait_syscalls() is not None
 
 
 def blocked_in_wait(native_id: int) -> bool | None:

@@ -1300,11 +1300,7 @@ def _describe(host: dict[str, Any], guest: dict[str, Any] | None, where: str, lo
     text = f"{host['os']}, {host['cores']} cores, Python {host['python']}"
     if guest is not None:
         accel = "qemu TCG" if "QEMU" in guest.get("cpu", "") else "KVM"
-        kind = (
-            f"{accel} guest{where[len('qemu guest') :]}"
-            if where.startswith("qemu guest")
-            else where
-        )
+        kind = where.replace("qemu guest", f"{accel} guest", 1)
         text += f"; gpio-sim: {kind}, Linux {guest['kernel']}, {guest['cores']} vCPU"
     return f"{text}; host load average {load:.1f} at the start"
 

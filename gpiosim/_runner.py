@@ -201,18 +201,17 @@ class AppRunner:
                 )
             time.sleep(0.002)
         clock = self.backend.clock
-        if isinstance(clock, VirtualClock) and self.mode == "thread" and clock.sees_raw_waits:
-            # The program's thread is watched: settle() returns once it waits, in a
-            # gpiocore wait or a raw epoll alike.
-            clock.settle()
-        elif isinstance(clock, VirtualClock):
-            # A program requests its lines before it builds its selector: wait until
-            # it idles in a gpiocore wait (a raw-epoll program never does: give up
-            # after a moment, its epoll will report what is already pending anyway).
-            grace = time.monotonic() + 0.5
-            while clock.idle_pollers() == 0 and time.monotonic() < grace:
-                self.check()
-                time.sleep(0.001)
+        if isinstance(clock, VirtualClock):
+            if not (self.mode == "thread" and clock.sees_raw_waits):
+                # Unwatched: a program requests its lines before it builds its selector,
+                # so wait until it idles in a gpiocore wait (a raw-epoll program never
+                # does: give up after a moment; its epoll reports what is pending anyway).
+                grace = time.monotonic() + 0.5
+                while clock.idle_pollers() == 0 and time.monotonic() < grace:
+                    self.check()
+                    time.sleep(0.001)
+            # Watched (an app runner's thread), settle() returns once the program waits,
+            # in a gpiocore wait or a raw epoll alike.
             clock.settle()
         else:
             time.sleep(0.05)
