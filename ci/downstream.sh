@@ -18,7 +18,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SAMPLE=$ROOT/fixtures/downstream
 VENV=${DOWNSTREAM_VENV:-$ROOT/.venv-downstream}
-TRACES=$ROOT/results/downstream-traces
 guest=1
 if [ "${1:-}" = "--host" ]; then guest=0; shift; fi
 t0=$SECONDS
@@ -110,11 +109,18 @@ step "host: the installed gpiosim's demo (its programs ship in the wheel)"
 "$VENV/bin/gpiosim" demo >/dev/null
 
 step "host: porch-light's tests on the fake backend"
-"$VENV/bin/pytest" -p no:cacheprovider --backend=fake --gpio-trace-dir="$TRACES" "$@"
+"$VENV/bin/pytest" -p no:cacheprovider --backend=fake --gpio-trace-dir=results/traces "$@"
 
 if [ "$guest" = 1 ]; then
+    # The same commands, in the same order, as the CI recipes in fixtures/downstream/ci
+    # (tests/test_downstream_ci.py checks that every command there is run here).
+    step "guest kernel, as the CI recipes get it (cache key, then build or reuse)"
+    missing=$("$VENV/bin/gpiosim" guest-kernel --source apt --missing-packages)
+    [ -z "$missing" ] || { echo "ci/downstream.sh: missing packages: $missing" >&2; exit 1; }
+    echo "   cache key: $("$VENV/bin/gpiosim" guest-kernel --source apt --cache-key)"
+    "$VENV/bin/gpiosim" guest-kernel --source apt
     step "guest: porch-light's tests on the sim backend (real gpio-sim)"
-    GPIOSIM_REQUIRE=1 "$VENV/bin/gpiosim" guest --cpus 2 --timeout 1200 -- \
-        "$VENV/bin/pytest" -p no:cacheprovider --backend=sim --gpio-trace-dir="$TRACES" "$@"
+    GPIOSIM_KERNEL_SOURCE=apt GPIOSIM_REQUIRE=1 "$VENV/bin/gpiosim" guest --timeout 1800 -- \
+        "$VENV/bin/pytest" -p no:cacheprovider --backend=sim --gpio-trace-dir=results/traces "$@"
 fi
 step "done"

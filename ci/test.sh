@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine (README's test command; .ci/run calls it):
 #  1. set-up (venv, and qemu + kernel build tools from Debian if missing);
-#  2. lint (ruff) and types (mypy);
-#  3. the suite on the fake backend, on the host (and the host-side tests of the guest,
-#     the chips' error checks, rig files, the pi backend's discovery and validation);
-#  4. the guest kernel (built once, then cached under ~/.cache/gpiorig);
-#  5. the suite again with --backend=sim, inside the guest, against the real gpio-sim
-#     module, in one pytest process; GPIOSIM_REQUIRE=1 turns a missing gpio-sim into
-#     a failure rather than a skip (1 vCPU: on 2, gpio-sim's irq_work may merge two
-#     pull writes a few microseconds apart into one edge, which the tests of exact
-#     edge counts would read as a kernel change);
-#  6. a downstream project installs gpiorig like a user and runs its own tests (fake on
-#     the host, sim in the guest);
-#  7. the benchmarks' quick run, so the script cannot rot (no timing is asserted).
+#  2. lint (ruff), types (mypy);
+#  3. the host suite that needs no kernel: the fake backend, the guest's unit tests, the
+#     build machinery on a fake kernel tree (run before any kernel exists, which proves
+#     it needs none; GPIOSIM_NO_BUILD=1 makes any attempt to build one fail);
+#  4. the guest kernel, Linux 6.12 from Debian's linux-source-6.12 (its own step: a test
+#     never builds a kernel);
+#  5. the host tests that boot guests (marker `guest`: security, exit codes, signals);
+#  6. the suite with --backend=sim inside the guest, against the real gpio-sim module,
+#     in one pytest process on 1 vCPU (on 2, gpio-sim's irq_work may merge two pull
+#     writes a few microseconds apart into one edge); GPIOSIM_REQUIRE=1 turns a missing
+#     gpio-sim into a failure rather than a skip;
+#  7. a second kernel, Linux 6.1, built from the source tarball inside Debian's
+#     linux-source-6.1 with its sha256 (the tarball path of `--source`), and the
+#     fake-versus-kernel and behaviour suites on it;
+#  8. a downstream project installs gpiorig like a user and runs its own tests (fake on
+#     the host, sim in the guest), with the commands of its CI recipes;
+#  9. the benchmarks' quick run, so the script cannot rot (no timing is asserted).
+# Under CI (CI=true) the kernel cache is a fresh empty folder, so every CI run takes the
+# cold path a user's first run takes; GPIORIG_WARM_CACHE=1 keeps ~/.cache instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$SECONDS
@@ -21,20 +28,46 @@ step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
 step "set-up"
 bash ci/setup.sh
 PY=.venv/bin/python
+GPIOSIM=.venv/bin/gpiosim
+
+if [ "${CI:-}" = true ] && [ "${GPIORIG_WARM_CACHE:-0}" != 1 ]; then
+    XDG_CACHE_HOME=$(mktemp -d /tmp/gpiorig-cold-cache.XXXXXX)
+    export XDG_CACHE_HOME
+    trap 'rm -rf "$XDG_CACHE_HOME"' EXIT
+    echo "   cold kernel cache: $XDG_CACHE_HOME (empty)"
+fi
+# Which kernel the guest uses is this script's choice, not the caller's environment's.
+unset GPIOSIM_KERNEL GPIOSIM_KERNEL_SOURCE GPIOSIM_KERNEL_SHA256
 
 step "lint: ruff, mypy"
 .venv/bin/ruff check .
 .venv/bin/mypy gpiocore gpiosim
 
-step "host: the suite on the fake backend"
-$PY -m pytest -p no:cacheprovider -m "not gpio_sim" "$@"
+step "host: the suite on the fake backend, and everything that needs no kernel"
+GPIOSIM_NO_BUILD=1 $PY -m pytest -p no:cacheprovider -m "not gpio_sim and not guest" "$@"
 
-step "guest kernel"
-bash ci/build-guest-kernel.sh
+step "guest kernel: Linux 6.12 (cold: download, unpack, configure, compile)"
+$GPIOSIM guest-kernel
 
-step "guest: the suite on the sim backend (real gpio-sim)"
-GPIOSIM_REQUIRE=1 $PY -m gpiosim guest --timeout 2400 -- \
+step "host: the tests that boot guests (security, status, signals)"
+GPIOSIM_NO_BUILD=1 $PY -m pytest -p no:cacheprovider -m "guest and not gpio_sim" "$@"
+
+step "guest (Linux 6.12): the suite on the sim backend (real gpio-sim)"
+GPIOSIM_NO_BUILD=1 GPIOSIM_REQUIRE=1 $GPIOSIM guest --timeout 2400 -- \
     $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" "$@"
+
+step "guest kernel: Linux 6.1 from a source tarball and its sha256"
+src=$(mktemp -d /tmp/gpiorig-linux-6.1.XXXXXX)
+(cd "$src" && apt-get download linux-source-6.1 >/dev/null && dpkg-deb -x linux-source-6.1_*.deb x)
+tarball=$(echo "$src"/x/usr/src/linux-source-6.1.tar.*)
+sha=$(sha256sum "$tarball" | cut -d' ' -f1)
+kernel61=$($GPIOSIM guest-kernel --source "$tarball" --sha256 "$sha")
+rm -rf "$src"
+
+step "guest (Linux 6.1): the fake against the kernel, and the behaviour suite"
+GPIOSIM_KERNEL=$kernel61 GPIOSIM_REQUIRE=1 $GPIOSIM guest --timeout 2400 -- \
+    $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" \
+    tests/test_fake_vs_sim.py tests/test_behaviour.py "$@"
 
 step "downstream: porch-light against an installed gpiorig (fake on the host, sim in the guest)"
 bash ci/downstream.sh

@@ -3,7 +3,9 @@
     from gpiocore import pins, In, Out, Both
     from gpiocore.selector import Selector, Timer
 
-The backend is chosen by ``use_backend()``, else ``GPIOCORE_BACKEND``, else ``fake``.
+The backend is chosen by ``use_backend()``, else ``GPIOCORE_BACKEND``, else the hardware
+that is here (a Raspberry Pi's header chip: ``pi``; any GPIO character device: ``cdev``),
+else the in-process ``fake`` with a one-time :class:`FakeBackendWarning`.
 """
 
 from gpiocore._context import current_backend as current_backend
@@ -13,8 +15,10 @@ from gpiocore._errors import BackendUnavailableError as BackendUnavailableError
 from gpiocore._errors import ClosedError as ClosedError
 from gpiocore._errors import EventOverflowError as EventOverflowError
 from gpiocore._errors import EventOverflowWarning as EventOverflowWarning
+from gpiocore._errors import FakeBackendWarning as FakeBackendWarning
 from gpiocore._errors import GpioError as GpioError
 from gpiocore._errors import GpioPermissionError as GpioPermissionError
+from gpiocore._errors import GpioWarning as GpioWarning
 from gpiocore._errors import InvalidSettingError as InvalidSettingError
 from gpiocore._errors import LineBusyError as LineBusyError
 from gpiocore._errors import LineNotFoundError as LineNotFoundError
@@ -61,9 +65,11 @@ __all__ = [
     "EdgeType",
     "EventOverflowError",
     "EventOverflowWarning",
+    "FakeBackendWarning",
     "Falling",
     "GpioError",
     "GpioPermissionError",
+    "GpioWarning",
     "In",
     "InvalidSettingError",
     "LineBusyError",

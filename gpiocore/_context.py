@@ -2,8 +2,16 @@
 
 The Quick2Wire-style API has a global ``pins`` object, so the process needs one notion
 of "the current backend". It lives in this one holder object (not scattered module
-globals): chosen lazily from ``GPIOCORE_BACKEND`` (default ``fake``), replaceable for a
-block with :func:`use_backend`, which is what the pytest plugin does.
+globals), chosen lazily on first use:
+
+1. what :func:`use_backend` set (a plain call, or for a ``with`` block);
+2. the pytest plugin's ``--backend`` for the whole session (:func:`set_session_backend`);
+3. ``GPIOCORE_BACKEND``;
+4. the hardware that is here: each registered backend may offer ``detect(root)``, which
+   says how well it fits (a Pi's header chip: ``pi``; any GPIO character device:
+   ``cdev``); the best fit wins;
+5. only where there is no GPIO at all, the in-process ``fake``, with a one-time
+   :class:`~gpiocore.FakeBackendWarning`.
 """
 
 from __future__ import annotations
@@ -11,37 +19,118 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 import threading
-from collections.abc import Iterator
-from typing import final
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Final, final
 
-from gpiocore._errors import InvalidSettingError
+from gpiocore._errors import FakeBackendWarning, GpioError, InvalidSettingError
 from gpiocore.backends._base import Backend
-from gpiocore.backends._registry import load_backend
+from gpiocore.backends._registry import available_backends, load_backend
 
-__all__ = ["DEFAULT_BACKEND_NAME", "ENV_VAR", "check_backend", "current_backend", "use_backend"]
+__all__ = [
+    "DEFAULT_BACKEND_NAME",
+    "ENV_VAR",
+    "ROOT",
+    "check_backend",
+    "current_backend",
+    "detect_backend",
+    "set_session_backend",
+    "use_backend",
+]
 
-ENV_VAR = "GPIOCORE_BACKEND"
-DEFAULT_BACKEND_NAME = "fake"
+ENV_VAR: Final = "GPIOCORE_BACKEND"
+DEFAULT_BACKEND_NAME: Final = "fake"
+"""The backend used where nothing was chosen and there is no GPIO hardware."""
+ROOT: Final = Path("/")
+"""Where detection looks for ``dev/gpiochip*`` and ``proc/device-tree`` (tests move it)."""
+
+_HERE: Final = os.path.dirname(os.path.abspath(__file__))
+
+
+def detect_backend(root: Path = ROOT) -> str | None:
+    """Name the registered backend that fits the GPIO hardware under ``root`` best.
+
+    Each backend class may offer ``detect(root: Path) -> int``: 0 when its hardware is
+    not there, more the more specific the fit (``pi`` outranks ``cdev`` on a Pi). With
+    no ``gpiochip*`` under ``root/dev`` no backend is even imported.
+
+    Returns:
+        The backend's name, or None where there is no GPIO hardware.
+    """
+    if not any((root / "dev").glob("gpiochip*")):
+        return None
+    best, best_rank = None, 0
+    for name, entry_point in sorted(available_backends().items()):
+        try:
+            detect = getattr(entry_point.load(), "detect", None)
+        except ImportError:
+            continue  # cannot run here, so it is not what is here
+        if detect is None:
+            continue
+        try:
+            rank = int(detect(root))
+        except (OSError, GpioError):
+            continue
+        if rank > best_rank:
+            best, best_rank = name, rank
+    return best
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel of the first frame outside gpiocore, for warnings.warn."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_HERE):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 @final
 class _CurrentBackend:
-    def __init__(self) -> None:
+    def __init__(self, root: Path = ROOT) -> None:
         self._lock = threading.RLock()
+        self._root = root
         self._backend: Backend | None = None
-        self._owned = False
+        self._owned = False  # made here (not handed in): closed when the session ends
+        self._session_name: str | None = None
+        self._warned = False
 
     def get(self) -> Backend:
         with self._lock:
             if self._backend is None:
-                name = os.environ.get(ENV_VAR, "").strip() or DEFAULT_BACKEND_NAME
-                self._backend = load_backend(name)
+                self._backend = load_backend(self._choose())
                 self._owned = True
             return self._backend
 
-    @contextlib.contextmanager
-    def use(self, backend: Backend | str) -> Iterator[Backend]:
+    def _choose(self) -> str:
+        if self._session_name is not None:
+            return self._session_name
+        named = os.environ.get(ENV_VAR, "").strip()
+        if named:
+            return named
+        found = detect_backend(self._root)
+        if found is not None:
+            return found
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                FakeBackendWarning(
+                    f"no GPIO backend chosen and no GPIO hardware here (no "
+                    f"{self._root / 'dev'}/gpiochip*): pins are gpiocore's in-process fake "
+                    f"on virtual time; choose one with {ENV_VAR}=<name> or "
+                    "gpiocore.use_backend(<name>) (e.g. 'sim', 'cdev', 'pi'; 'fake' "
+                    "silences this)"
+                ),
+                stacklevel=_caller_stacklevel(),
+            )
+        return DEFAULT_BACKEND_NAME
+
+    def use(self, backend: Backend | str) -> _BackendChoice:
         made = isinstance(backend, str)
         chosen = (
             load_backend(backend)
@@ -50,17 +139,64 @@ class _CurrentBackend:
         )
         with self._lock:
             saved = (self._backend, self._owned)
-            self._backend, self._owned = chosen, False
-        try:
-            yield chosen
-        finally:
+            # One made from a name by a plain call is the holder's to close (when a
+            # test session ends); a with block closes it itself.
+            self._backend, self._owned = chosen, made
+        return _BackendChoice(self, chosen, saved, made)
+
+    def _restore(self, saved: tuple[Backend | None, bool]) -> None:
+        with self._lock:
+            self._backend, self._owned = saved
+
+    def set_session(self, name: str | None) -> Callable[[], None]:
+        with self._lock:
+            saved = (self._session_name, self._backend, self._owned)
+            self._session_name, self._backend, self._owned = name, None, False
+
+        def undo() -> None:
             with self._lock:
-                self._backend, self._owned = saved
-            if made:
-                chosen.close()
+                made = self._backend if self._owned else None
+                self._session_name, self._backend, self._owned = saved
+            if made is not None:
+                made.close()
+
+        return undo
 
 
-_current = _CurrentBackend()
+@final
+class _BackendChoice(contextlib.AbstractContextManager[Backend]):
+    """What :func:`use_backend` returns: already in effect; a ``with`` block undoes it."""
+
+    def __init__(
+        self,
+        holder: _CurrentBackend,
+        chosen: Backend,
+        saved: tuple[Backend | None, bool],
+        made: bool,
+    ) -> None:
+        self._holder = holder
+        self._chosen = chosen
+        self._saved = saved
+        self._made = made
+
+    def __repr__(self) -> str:
+        return f"<use_backend {self._chosen!r}>"
+
+    def __enter__(self) -> Backend:
+        return self._chosen
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._holder._restore(self._saved)
+        if self._made:
+            self._chosen.close()
+
+
+_current: Final = _CurrentBackend()
 
 
 def _has_static(value: object, attr: str) -> bool:
@@ -91,17 +227,35 @@ def check_backend(value: object, where: str) -> Backend:
 def current_backend() -> Backend:
     """Return the backend that ``pins``, ``Selector()`` and ``Timer()`` use by default.
 
-    On first use it is made from the ``GPIOCORE_BACKEND`` environment variable, or is
-    the ``fake`` backend when that is unset.
+    Chosen on first use: :func:`use_backend`, else pytest's ``--backend`` in a test
+    session, else ``GPIOCORE_BACKEND``, else the hardware that is here (``pi`` on a
+    Raspberry Pi, ``cdev`` where there is a GPIO character device), else the ``fake``
+    with a one-time :class:`~gpiocore.FakeBackendWarning`.
     """
     return _current.get()
 
 
 def use_backend(backend: Backend | str) -> contextlib.AbstractContextManager[Backend]:
-    """Make ``backend`` (an instance, or a registered name) the default for a block.
+    """Make ``backend`` (an instance, or a registered name) the default, at once.
+
+    A plain call lasts until the next one; used as a context manager, the previous
+    default comes back when the block ends (and a backend made from a name is closed).
 
     Example:
+        >>> use_backend("fake")  # doctest: +SKIP
         >>> with use_backend("fake") as fake:
         ...     pin = pins.pin(0)
     """
     return _current.use(backend)
+
+
+def set_session_backend(name: str | None) -> Callable[[], None]:
+    """Make ``name`` the default for a whole test session, over ``GPIOCORE_BACKEND``.
+
+    Made lazily, on first use. For the pytest plugin (``--backend``).
+
+    Returns:
+        A function that ends it: the previous choice comes back, and a backend made
+        for the session is closed.
+    """
+    return _current.set_session(name)

@@ -14,8 +14,10 @@ __all__ = [
     "ClosedError",
     "EventOverflowError",
     "EventOverflowWarning",
+    "FakeBackendWarning",
     "GpioError",
     "GpioPermissionError",
+    "GpioWarning",
     "InvalidSettingError",
     "LineBusyError",
     "LineNotFoundError",
@@ -73,5 +75,13 @@ class EventOverflowError(GpioError, RuntimeError):
     """Edges were lost because the event buffer overflowed (raised when asked to be strict)."""
 
 
-class EventOverflowWarning(UserWarning):
+class GpioWarning(UserWarning):
+    """Root of every warning issued by gpiocore and gpiosim."""
+
+
+class EventOverflowWarning(GpioWarning):
     """Edges were lost because the event buffer overflowed (a sequence-number gap)."""
+
+
+class FakeBackendWarning(GpioWarning):
+    """No backend was chosen and no GPIO hardware is here, so pins are the in-process fake."""

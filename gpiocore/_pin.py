@@ -6,7 +6,7 @@ import collections
 import datetime
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, final
 
@@ -20,6 +20,7 @@ from gpiocore._errors import (
     PinDirectionError,
     PinIndexError,
 )
+from gpiocore._selector import Selector, SelectorLinks, release_unclosed
 from gpiocore._types import Bias, Direction, Drive, Edge, EdgeEvent, LineSettings, to_ns
 from gpiocore.backends._base import Backend, LineHandle
 
@@ -146,6 +147,8 @@ class Pin:
         on_overflow: OverflowPolicy = "warn",
         consumer: str = _DEFAULT_CONSUMER,
     ) -> None:
+        self._handle: LineHandle | None = None
+        self._links = SelectorLinks()
         self._backend = backend
         self._chip = chip
         self._offset = offset
@@ -173,7 +176,6 @@ class Pin:
             )
         self._consumer = consumer
         self._settings()  # validate the combination now, not at open()
-        self._handle: LineHandle | None = None
         self._history: collections.deque[EdgeEvent] = collections.deque(maxlen=1024)
         self._last_seqno = 0
         self.lost_edges = 0
@@ -236,10 +238,20 @@ class Pin:
         self.lost_edges = 0
 
     def close(self) -> None:
-        """Release the line; safe to call twice."""
+        """Release the line, leaving every selector the pin is in; safe to call twice."""
         handle, self._handle = self._handle, None
         if handle is not None:
+            self._links.leave_all(self)  # before the fd closes: epoll forgets it then
             handle.close()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        # Like the standard library's files and sockets: say so, then release the line
+        # (the fake would otherwise hold it busy for the rest of the process).
+        if getattr(self, "_handle", None) is not None:
+            release_unclosed(self, _warn)
+
+    def _joined_selector(self, selector: Selector) -> None:
+        self._links.joined(selector)
 
     def __enter__(self) -> Pin:
         self.open()
@@ -491,7 +503,7 @@ class PinBank:
             ``chip``. None numbers the offsets of ``chip`` directly.
         chip: the chip for offsets and name look-ups (default: the backend's default).
         backend: a backend, a registered backend name, or None for the current one
-            (``GPIOCORE_BACKEND``, else ``fake``), looked up when a pin is made.
+            (see :func:`~gpiocore.current_backend`), looked up when a pin is made.
         name: how the bank is called in messages.
     """
 

@@ -7,9 +7,13 @@ timers run on virtual time and a harness can tell when the program is idle.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import os
 import select
+import warnings
+import weakref
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, Protocol, final
 
@@ -63,6 +67,45 @@ def _fileno(source: int | _HasFileno) -> int:
     return fd
 
 
+@final
+class SelectorLinks:
+    """The selectors a source (pin, timer, semaphore) is in, held weakly.
+
+    Closing the source must take it out of each before its fd is closed: epoll drops a
+    closed fd by itself, and a stale entry would block the fd number's next user.
+    """
+
+    __slots__ = ("_selectors",)
+
+    def __init__(self) -> None:
+        self._selectors: weakref.WeakSet[Selector] = weakref.WeakSet()
+
+    def joined(self, selector: Selector) -> None:
+        """Called by :meth:`Selector.add`."""
+        self._selectors.add(selector)
+
+    def leave_all(self, source: object) -> None:
+        """Take ``source`` out of every selector it is in (call before closing its fd)."""
+        selectors = list(self._selectors)
+        self._selectors.clear()
+        for selector in selectors:
+            selector._source_closing(source)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def release_unclosed(obj: _Closable, warn: Callable[..., None]) -> None:
+    """What a source dropped without close() does: warn as the standard library's
+    files and sockets do, then close (quietly: at interpreter exit anything may be gone)."""
+    warn(f"unclosed {obj!r}", ResourceWarning, source=obj)
+    try:
+        obj.close()
+    except Exception:
+        return
+
+
 def _clock_of(clock: Clock | None, backend: Backend | None, where: str) -> Clock:
     if clock is not None:
         if not isinstance(clock, Clock):
@@ -100,13 +143,22 @@ class Selector:
                 f"size_hint must be a number of sources (or -1 for no hint), not {size_hint!r}"
             )
         self._clock = _clock_of(clock, backend, "Selector")
-        self._poller: Poller | None = self._clock.poller(size_hint or -1)
+        self._poller: Poller | None = None
+        self._poller = self._clock.poller(size_hint or -1)
         self._sources: dict[int, tuple[Any, Any]] = {}
         self._pending: collections.deque[tuple[int, int]] = collections.deque()
         self.ready: Any = None
         """The identifier of the source reported by the last wait(), or None."""
         self.events = 0
         """The event mask of the source reported by the last wait()."""
+
+    def __repr__(self) -> str:
+        state = "closed" if self._poller is None else f"{len(self._sources)} sources"
+        return f"<Selector {state}>"
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_poller", None) is not None:
+            release_unclosed(self, _warn)
 
     def _check_open(self) -> Poller:
         if self._poller is None:
@@ -142,7 +194,13 @@ class Selector:
             )
         try:
             if fd in self._sources:
-                poller.modify(fd, eventmask | trigger)
+                try:
+                    poller.modify(fd, eventmask | trigger)
+                except FileNotFoundError:
+                    # A raw fd closed while in the selector, its number now reused by
+                    # another source (pins, timers and semaphores leave when closed).
+                    self._pending = collections.deque(p for p in self._pending if p[0] != fd)
+                    poller.register(fd, eventmask | trigger)
             else:
                 poller.register(fd, eventmask | trigger)
         except (OSError, ValueError, OverflowError) as exc:
@@ -152,15 +210,40 @@ class Selector:
                 "an object with fileno() (a Pin, Timer, Semaphore or socket)"
             ) from exc
         self._sources[fd] = (source, source if identifier is None else identifier)
+        joined = getattr(source, "_joined_selector", None)
+        if joined is not None:
+            joined(self)  # so that closing the source takes it out of this selector
 
     def remove(self, source: int | _HasFileno) -> None:
-        """Stop watching ``source``."""
+        """Stop watching ``source``.
+
+        A pin, timer or semaphore that was closed has already left every selector
+        it was in, so removing it then does nothing.
+
+        Raises:
+            InvalidSettingError: ``source`` is open and was never added.
+        """
         poller = self._check_open()
-        fd = _fileno(source)
+        try:
+            fd = _fileno(source)
+        except ClosedError:
+            self._source_closing(source)
+            return
         if self._sources.pop(fd, None) is None:
             raise InvalidSettingError(f"{source!r} was never added to this selector")
         poller.unregister(fd)
         self._pending = collections.deque(p for p in self._pending if p[0] != fd)
+
+    def _source_closing(self, source: object) -> None:
+        """Forget ``source``: it is being closed (its fd still open) or was closed."""
+        poller = self._poller
+        for fd in [fd for fd, entry in self._sources.items() if entry[0] is source]:
+            del self._sources[fd]
+            self._pending = collections.deque(p for p in self._pending if p[0] != fd)
+            if poller is not None:
+                # Already closed, the kernel has dropped it from the epoll set itself.
+                with contextlib.suppress(OSError, ValueError):
+                    poller.unregister(fd)
 
     def wait(self, timeout: Duration | None = None) -> None:
         """Wait for the next event, or ``timeout`` seconds (clock time; None: forever).
@@ -273,10 +356,18 @@ class Timer:
         self._running = False
         self._pending = 0
         self._closed = False
+        self._links = SelectorLinks()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._running else "stopped")
         return f"<Timer offset={self.offset}s interval={self.interval}s {state}>"
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_handle", None) is not None or getattr(self, "_poller", None):
+            release_unclosed(self, _warn)
+
+    def _joined_selector(self, selector: Selector) -> None:
+        self._links.joined(selector)
 
     def _timer(self) -> TimerHandle:
         if self._closed:
@@ -378,6 +469,7 @@ class Timer:
             return
         self._closed = True
         self._running = False
+        self._links.leave_all(self)
         if self._poller is not None:
             self._poller.close()
             self._poller = None
@@ -420,9 +512,17 @@ class Semaphore:
             raise InvalidSettingError(f"blocking must be True or False, not {blocking!r}")
         chosen = current_backend() if backend is None else check_backend(backend, "Semaphore")
         self._clock = chosen.clock
-        self._fd: int | None = new_eventfd(count, semaphore=True)
         self._blocking = blocking
         self._poller: Poller | None = None
+        self._links = SelectorLinks()
+        self._fd: int | None = new_eventfd(count, semaphore=True)
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_fd", None) is not None:
+            release_unclosed(self, _warn)
+
+    def _joined_selector(self, selector: Selector) -> None:
+        self._links.joined(selector)
 
     def _check_open(self) -> int:
         if self._fd is None:
@@ -469,6 +569,8 @@ class Semaphore:
 
     def close(self) -> None:
         """Release the eventfd; safe to call twice."""
+        if self._fd is not None:
+            self._links.leave_all(self)
         if self._poller is not None:
             self._poller.close()
             self._poller = None

@@ -11,6 +11,7 @@ from typing import Final
 from gpiocore._errors import InvalidSettingError
 
 __all__ = [
+    "MAX_DEBOUNCE_NS",
     "MAX_NS",
     "NS_PER_S",
     "Bias",
@@ -20,12 +21,17 @@ __all__ = [
     "EdgeEvent",
     "EdgeType",
     "LineSettings",
+    "check_debounce_ns",
+    "check_level",
     "to_ns",
 ]
 
 NS_PER_S: Final = 1_000_000_000
 MAX_NS: Final = 2**63 - 1
 """The longest duration: the kernel keeps times as signed 64-bit nanoseconds."""
+MAX_DEBOUNCE_NS: Final = (2**32 - 1) * 1000
+"""The longest debounce: the kernel takes it as a 32-bit count of microseconds
+(4294.967295 seconds)."""
 
 
 class Direction(enum.Enum):
@@ -118,6 +124,39 @@ def to_ns(value: float | int | datetime.timedelta, what: str) -> int:
     return round(seconds * NS_PER_S)
 
 
+def check_debounce_ns(debounce_ns: int) -> int:
+    """Return ``debounce_ns`` if the kernel can take it (rounded up to microseconds).
+
+    Raises:
+        InvalidSettingError: it is above :data:`MAX_DEBOUNCE_NS` (4294.967295 s), which
+            the kernel would wrap around (5000 s becoming 705 s, 4294.967296 s off).
+    """
+    if debounce_ns > MAX_DEBOUNCE_NS:
+        raise InvalidSettingError(
+            f"debounce {debounce_ns / NS_PER_S!r} s is above the kernel's limit of "
+            "4294.967295 s (a 32-bit count of microseconds): pass a shorter one"
+        )
+    return debounce_ns
+
+
+def check_level(value: object, where: str) -> bool:
+    """Return a line level given as ``True``/``False`` (or the ints 0 and 1) as a bool.
+
+    Anything else is refused, rather than read by its truth: the string ``"0"`` would
+    drive a line high, and NaN is neither level.
+
+    Raises:
+        InvalidSettingError: ``value`` is not a bool, 0 or 1.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise InvalidSettingError(
+        f"{where}: a level must be True or False (or 0 or 1), not {value!r}: e.g. True for high"
+    )
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class LineSettings:
     """Everything a backend needs to request or reconfigure one line.
@@ -161,6 +200,7 @@ class LineSettings:
             )
         if not isinstance(self.debounce_ns, int) or self.debounce_ns < 0:
             raise InvalidSettingError(f"debounce must be 0 or more, not {self.debounce_ns!r}")
+        check_debounce_ns(self.debounce_ns)
         if (
             isinstance(self.event_buffer_size, bool)
             or not isinstance(self.event_buffer_size, int)

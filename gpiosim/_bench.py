@@ -36,8 +36,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from gpiocore._errors import InvalidSettingError
 from gpiocore.backends._base import Backend
 from gpiosim import _bench_peers as peers
+from gpiosim._atomicwrite import write_file_atomic
 from gpiosim._bench_table import Column as Column
 from gpiosim._bench_table import Row as Row
 from gpiosim._bench_table import Section as Section
@@ -54,6 +56,7 @@ __all__ = [
     "Row",
     "Section",
     "Sizes",
+    "check_json_path",
     "format_table",
     "measure_fake_speed",
     "measure_guest_overhead",
@@ -1004,9 +1007,9 @@ def _timed_run(argv: Sequence[str]) -> float:
 
 
 def _kernel_build_row(cold: bool, log: Log) -> Row:
-    from gpiosim import _guest
+    from gpiosim import _guest, _kernel
 
-    name = "kernel build (cold: linux-source-6.1 + fragment)"
+    name = f"kernel build (cold: {_kernel.DEFAULT_SOURCE} + fragment)"
     empty: dict[str, float | None] = {"seconds": None, "host_s": None}
     if cold:
         log("guest overhead: building a kernel into a temporary cache (minutes)")
@@ -1195,6 +1198,8 @@ def run_bench(
     """
     say: Log = log or _stderr_log("bench")
     sizes = QUICK if quick else FULL
+    if json_path is not None:
+        check_json_path(json_path)
     wanted = frozenset(only)
     unknown = wanted - set(SECTIONS)
     if unknown:
@@ -1290,10 +1295,35 @@ def run_bench(
     data = {"meta": meta, "sections": [s.to_dict() for s in sections]}
     print(format_table(sections, meta), file=out or sys.stdout, end="")
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        # Through a temporary name: a link planted in the checkout is replaced, not
+        # written through (a guest can change the checkout).
+        trusted = ROOT if Path(os.path.abspath(json_path)).is_relative_to(ROOT) else None
+        write_file_atomic(json_path, json.dumps(data, indent=1) + "\n", trusted=trusted)
         say(f"wrote {json_path} ({meta['seconds']} s in all)")
     return data
+
+
+def check_json_path(path: Path) -> None:
+    """Check, before a run of minutes, that the JSON can be written at ``path``.
+
+    Raises:
+        InvalidSettingError: ``path`` is a folder or another non-file, or its nearest
+            existing folder is not a folder or not writable.
+    """
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise InvalidSettingError(
+            f"cannot write the bench JSON to {path}: it is a folder or a device, not a "
+            "file: give a file name, e.g. --json results/bench.json"
+        )
+    probe = Path(os.path.abspath(path)).parent
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        what = "not a folder" if not probe.is_dir() else "not writable"
+        raise InvalidSettingError(
+            f"cannot write the bench JSON to {path}: {probe} is {what}: "
+            "give a path you can write, e.g. --json /tmp/bench.json"
+        )
 
 
 def _describe(host: dict[str, Any], guest: dict[str, Any] | None, where: str, load: float) -> str:

@@ -12,10 +12,14 @@ never parsed as options, so ``gpiosim guest -- python -m pytest -x`` works.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
+
+from gpiocore._errors import InvalidSettingError
 
 from ._errors import GuestError, GuestTimeoutError
 
@@ -66,8 +70,19 @@ def _add_guest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="auto",
         help="qemu accelerator; auto probes KVM once (env GPIOSIM_ACCEL overrides auto)",
     )
-    p.add_argument("--project-dir", metavar="DIR", help="folder shared read-write (git top)")
+    p.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        help="the folder shared read-write (default: the git work tree, else the folder with "
+        "pyproject.toml, above the current one)",
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild the guest kernel first")
+    p.add_argument(
+        "--kernel",
+        metavar="IMAGE",
+        help="a prebuilt guest kernel (checked first; env GPIOSIM_KERNEL); default: the "
+        "cached one for GPIOSIM_KERNEL_SOURCE (linux-source-6.12), built if missing",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show the kernel console")
     p.add_argument("cmd", nargs="*", help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_guest)
@@ -83,6 +98,12 @@ def _cmd_guest(args: argparse.Namespace, tail: list[str]) -> int:
     argv = [*args.cmd, *tail]
     if not argv:
         _log("guest: no command given; usage: gpiosim guest [options] -- CMD [ARG...]")
+        return 2
+    # Checked here too, so that no mistake waits for a kernel build (--rebuild builds
+    # before run() checks its arguments).
+    mistake = _guest_usage_error(args)
+    if mistake:
+        _log(f"guest: {mistake}")
         return 2
     # SIGTERM (a CI job's timeout) unwinds like Ctrl-C, so run() stops qemu and
     # removes its job folder; SIGKILL is covered by qemu's parent-death signal.
@@ -100,6 +121,7 @@ def _cmd_guest(args: argparse.Namespace, tail: list[str]) -> int:
             cpu_model=args.cpu_model,
             verbose=args.verbose,
             log=_log,
+            kernel=args.kernel,
         )
     except BrokenPipeError:
         # Our reader went away (`gpiosim guest -- cmd | head`): end quietly, as
@@ -109,9 +131,42 @@ def _cmd_guest(args: argparse.Namespace, tail: list[str]) -> int:
     except GuestTimeoutError as exc:
         _log(str(exc))
         return EXIT_TIMEOUT
+    except InvalidSettingError as exc:  # a usage error, found before booting
+        _log(str(exc))
+        return 2
     except (GuestError, ValueError) as exc:
         _log(str(exc))
         return EXIT_GUEST_FAILED
+
+
+def _guest_usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``gpiosim guest``'s options, named as options; None if nothing."""
+    if args.timeout is not None and not 0 < args.timeout < math.inf:  # NaN fails this too
+        return (
+            f"--timeout must be a positive, finite number of seconds, not {args.timeout:g}: "
+            "e.g. --timeout 600"
+        )
+    if args.cpus < 1:
+        return f"--cpus must be a whole number >= 1, not {args.cpus}: e.g. --cpus 1"
+    if args.memory < 64:
+        return f"--memory must be a whole number of MiB >= 64, not {args.memory}: e.g. 1024"
+    if args.cpu_model is not None and not re.fullmatch(
+        r"[A-Za-z0-9][A-Za-z0-9_.+-]*", args.cpu_model
+    ):
+        return (
+            f"--cpu-model must be a qemu CPU model name, not {args.cpu_model!r}: e.g. max "
+            "(qemu-system-x86_64 -cpu help lists them)"
+        )
+    from . import _guest
+
+    try:
+        _guest._writable_project(args.project_dir, os.getcwd())
+    except InvalidSettingError as exc:
+        return str(exc)
+    override = os.environ.get("GPIOSIM_ACCEL", "").strip()
+    if args.accel == "auto" and override not in ("", "auto", "tcg", "kvm"):
+        return f"GPIOSIM_ACCEL must be 'auto', 'tcg' or 'kvm', not {override!r}: fix or unset it"
+    return None
 
 
 # ----------------------------------------------------------------- guest-kernel
@@ -122,11 +177,33 @@ def _add_guest_kernel(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "guest-kernel",
         help="build (if needed) and verify the guest kernel; print its path",
         description=(
-            "Build the guest kernel from Debian's linux-source-6.1 with "
-            "ci/guest-kernel.config unless it is cached, and print the image's path."
+            "Build the guest kernel (tinyconfig + gpiosim's fragment) from a kernel source "
+            "unless it is cached, and print the image's path. A build shows a line per "
+            "stage and make's progress; stopped, it leaves no process behind, and the next "
+            "run resumes it."
         ),
     )
+    p.add_argument(
+        "--source",
+        metavar="SRC",
+        help="linux-source-X.Y (Debian/Ubuntu package; default linux-source-6.12), 'apt' "
+        "(the newest such package apt knows), or a kernel tarball's path or URL "
+        "(needs --sha256); env GPIOSIM_KERNEL_SOURCE",
+    )
+    p.add_argument(
+        "--sha256", metavar="HEX", help="the tarball's sha256 (env GPIOSIM_KERNEL_SHA256)"
+    )
+    p.add_argument(
+        "--kernel",
+        metavar="IMAGE",
+        help="check a prebuilt image (e.g. restored from a CI cache) and print its path",
+    )
     p.add_argument("--rebuild", action="store_true", help="build even if cached")
+    p.add_argument(
+        "--cache-key",
+        action="store_true",
+        help="only print the key a CI cache should keep the kernel folder under",
+    )
     p.add_argument(
         "--missing-packages",
         action="store_true",
@@ -136,20 +213,39 @@ def _add_guest_kernel(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _cmd_guest_kernel(args: argparse.Namespace, tail: list[str]) -> int:
-    from . import _guest
+    from gpiocore._errors import InvalidSettingError
+
+    from . import _guest, _kernel
 
     if tail:
         _log(f"guest-kernel takes no command: {tail}")
         return 2
-    if args.missing_packages:
-        for package in _guest.missing_packages():
-            print(package)
-        return 0
+    # SIGTERM unwinds like Ctrl-C, so the build's process group is torn down.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        path = _guest.ensure_kernel(rebuild=args.rebuild, log=_log)
+        if args.kernel is not None:
+            if args.source or args.sha256 or args.rebuild:
+                _log("guest-kernel: --kernel checks a prebuilt image; drop --source/--rebuild")
+                return 2
+            print(_kernel.check_image(args.kernel))
+            return 0
+        source = _kernel.parse_source(args.source, args.sha256)
+        if args.cache_key:
+            print(_kernel.cache_key(source))
+            return 0
+        if args.missing_packages:
+            for package in _guest.missing_packages(source):
+                print(package)
+            return 0
+        path = _kernel.ensure_kernel(source=source, rebuild=args.rebuild, log=_log)
+    except InvalidSettingError as exc:
+        _log(str(exc))
+        return 2
     except GuestError as exc:
         _log(str(exc))
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(path)
     return 0
 
@@ -183,6 +279,9 @@ def _cmd_demo(args: argparse.Namespace, tail: list[str]) -> int:
         return 2
     try:
         return run_demo(offset=args.offset)
+    except InvalidSettingError as exc:  # an offset too short for this backend
+        _log(f"demo: --offset: {exc}")
+        return 2
     except GpioError as exc:
         _log(f"demo: {exc}")
         return 1
@@ -235,15 +334,21 @@ def _cmd_bench(args: argparse.Namespace, tail: list[str]) -> int:
         _log(f"bench takes no command: {tail}")
         return 2
     only = _bench.SECTIONS if args.only is None else tuple(args.only.split(","))
+    json_path = Path(args.json) if args.json else _bench.DEFAULT_JSON
+    try:
+        _bench.check_json_path(json_path)  # now, not after a run of minutes
+    except InvalidSettingError as exc:
+        _log(f"bench: --json: {exc}")
+        return 2
     try:
         _bench.run_bench(
             quick=args.quick,
-            json_path=Path(args.json) if args.json else _bench.DEFAULT_JSON,
+            json_path=json_path,
             cold=args.cold,
             guest=not args.no_guest,
             only=only,
         )
-    except (ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         _log(f"bench: {exc}")
         return 1
     return 0

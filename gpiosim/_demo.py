@@ -12,31 +12,53 @@ from pathlib import Path
 from typing import TextIO
 
 from gpiocore._context import current_backend, use_backend
+from gpiocore._errors import InvalidSettingError
 from gpiocore._pin import pins
 from gpiocore.backends._base import Backend
 from gpiosim._runner import AppRunner
 from gpiosim._timing import BackendTime
 
-__all__ = ["APPS_DIR", "run_demo"]
+__all__ = ["APPS_DIR", "MIN_REAL_OFFSET", "run_demo"]
+
+#: The shortest offset on a real-time backend: a press, a release and a second press
+#: must land inside it, each taking a reaction time of the program (scaled).
+MIN_REAL_OFFSET = 0.25
 
 #: The post's three programs, shipped with the package (``fixtures/apps`` links here).
 APPS_DIR = Path(__file__).resolve().parent / "data" / "apps"
 
 
 def run_demo(
-    backend: Backend | None = None, *, offset: float = 2.0, out: TextIO = sys.stdout
+    backend: Backend | None = None, *, offset: float = 2.0, out: TextIO | None = None
 ) -> int:
     """Run the timed-LED program through a scripted session and print a timeline.
 
     Args:
         backend: where to run (default: the current backend, normally ``fake``).
         offset: the program's LED-on time in seconds (scaled on real-time backends).
-        out: where to print.
+        out: where to print (default: ``sys.stdout`` at the time of the call).
 
     Returns:
         0 if the LED behaved as the post promises, 1 otherwise.
+
+    Raises:
+        InvalidSettingError: ``offset`` is not in (0, 3600] seconds, or below
+            :data:`MIN_REAL_OFFSET` on a real-time backend.
     """
+    if isinstance(offset, bool) or not isinstance(offset, int | float) or not 0 < offset <= 3600:
+        raise InvalidSettingError(
+            f"offset must be seconds above 0 and at most 3600, not {offset!r}: e.g. offset=2"
+        )
+    out = out or sys.stdout
     backend = backend or current_backend()
+    if not backend.clock.virtual and offset < MIN_REAL_OFFSET:
+        raise InvalidSettingError(
+            f"offset {offset:g} s is too short for the demo's presses on the real-time "
+            f"{backend.name!r} backend: use at least {MIN_REAL_OFFSET:g} s"
+        )
+    # Both presses and the release between them land well inside the LED's time,
+    # whatever the offset: the steps shrink with it.
+    hold, gap = min(0.1, offset / 5), min(0.3, offset / 5)
     harness = backend.harness
     if harness is None:
         print(f"the {backend.name!r} backend has no harness: the demo needs fake or sim", file=out)
@@ -69,7 +91,7 @@ def run_demo(
             harness.drive(*where_b, True)
             bt.wait_for(lambda: harness.level(*where_l) is expect, 1)
             show(what, expect)
-            bt.sleep(0.1)
+            bt.sleep(hold)
             harness.drive(*where_b, False)
             bt.settle()
             show("release", expect)
@@ -84,7 +106,7 @@ def run_demo(
             show("timer expired", False)
             bt.sleep(0.5)
             press("press", True)
-            bt.sleep(0.3)
+            bt.sleep(gap)
             press("press again: puts it out at once", False)
             bt.sleep(offset + 0.5)
             show("no timer left to fire", False)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import fcntl
-import hashlib
 import io
 import json
 import os
@@ -38,11 +37,22 @@ from typing import IO, Any
 
 from gpiocore._errors import InvalidSettingError
 
-from ._errors import GuestError, GuestTimeoutError, KernelBuildError, MissingToolError
+from ._errors import GuestError, GuestTimeoutError, MissingToolError
+from ._kernel import (
+    KernelSource,
+    _cache_root,
+    check_image,
+    ensure_kernel,
+    kernel_cache_dir,
+    missing_build_tools,
+    missing_config_options,
+)
+from ._sandbox import install_hook
 
 __all__ = [
     "ENV_ACCEL",
     "ENV_IN_GUEST",
+    "check_image",
     "ensure_kernel",
     "inside_guest",
     "kernel_cache_dir",
@@ -57,11 +67,9 @@ ENV_IN_GUEST = "GPIOSIM_IN_GUEST"
 ENV_ACCEL = "GPIOSIM_ACCEL"
 """Overrides ``accel="auto"``: ``tcg``, ``kvm`` or ``auto``."""
 
-_SOURCE_PACKAGE = "linux-source-6.1"
 _QEMU = "qemu-system-x86_64"
 _QEMU_PACKAGE = "qemu-system-x86"
 _DATA = Path(__file__).resolve().parent / "data"
-_FRAGMENT = _DATA / "guest-kernel.config"
 _INIT = _DATA / "guest-init.sh"
 
 # Marks the guest's kernel command line; the kernel ignores unknown dotted
@@ -119,27 +127,6 @@ _HOST_ONLY_ENV = frozenset(
     }
 )
 
-# Kernel build tools: program -> Debian package (lz4 compresses the image).
-_BUILD_PROGRAMS = (
-    ("apt-get", "apt"),
-    ("dpkg-deb", "dpkg"),
-    ("tar", "tar"),
-    ("xz", "xz-utils"),
-    ("make", "make"),
-    ("gcc", "gcc"),
-    ("flex", "flex"),
-    ("bison", "bison"),
-    ("bc", "bc"),
-    ("lz4", "lz4"),
-)
-# Kernel build headers: header under /usr/include -> Debian package.  objtool
-# needs libelf; the certificate tools need OpenSSL.
-_BUILD_HEADERS = (
-    ("libelf.h", "libelf-dev"),
-    ("gelf.h", "libelf-dev"),
-    ("openssl/opensslv.h", "libssl-dev"),
-)
-
 # What a kernel argument may hold without quoting (the init script's path).
 _CMDLINE_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
 
@@ -151,24 +138,6 @@ Log = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------- paths
-
-
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gpiorig"
-
-
-def kernel_cache_dir() -> Path:
-    """Return the folder that holds the cached guest kernels.
-
-    ``$XDG_CACHE_HOME/gpiorig/kernel`` (``~/.cache/gpiorig/kernel`` by
-    default); each kernel lives in ``<source version>-<fragment hash>/`` as
-    ``bzImage`` with its ``.config``.
-
-    Returns:
-        The folder; it may not exist yet.
-    """
-    return _cache_root() / "kernel"
 
 
 def inside_guest() -> bool:
@@ -188,266 +157,15 @@ def inside_guest() -> bool:
         return False
 
 
-# ------------------------------------------------------------------ kernel config
-
-
-def _parse_config(text: str) -> dict[str, str]:
-    """Map option names (without ``CONFIG_``) to values; ``is not set`` is ``n``."""
-    options: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        unset = re.fullmatch(r"#\s*CONFIG_(\w+) is not set", line)
-        if unset:
-            options[unset.group(1)] = "n"
-        elif line.startswith("CONFIG_") and "=" in line:
-            name, _, value = line[len("CONFIG_") :].partition("=")
-            options[name] = value
-    return options
-
-
-def missing_config_options(fragment: str, config: str) -> list[str]:
-    """List the options a fragment sets ``=y`` that a built ``.config`` lacks.
-
-    kconfig silently drops an option whose dependencies are missing; the
-    result of a merge must therefore be checked, not assumed.
-
-    Args:
-        fragment: Text of the config fragment (``CONFIG_X=y`` lines).
-        config: Text of the resulting ``.config``.
-
-    Returns:
-        The dropped options as ``CONFIG_X``, in the fragment's order.
-    """
-    wanted = [name for name, value in _parse_config(fragment).items() if value == "y"]
-    built = _parse_config(config)
-    return [f"CONFIG_{name}" for name in wanted if built.get(name) != "y"]
-
-
-# ------------------------------------------------------------------ kernel build
-
-
-def _missing_build_tools() -> list[tuple[str, str]]:
-    missing = [(prog, pkg) for prog, pkg in _BUILD_PROGRAMS if shutil.which(prog) is None]
-    for header, pkg in _BUILD_HEADERS:
-        if not any(
-            Path(base, header).is_file()
-            for base in ("/usr/include", "/usr/include/x86_64-linux-gnu")
-        ):
-            missing.append((header, pkg))
-    return missing
-
-
-def missing_packages() -> list[str]:
+def missing_packages(source: KernelSource | None = None) -> list[str]:
     """The Debian packages the guest still needs here: qemu and the kernel build tools.
 
     ``ci/setup.sh`` installs exactly these, so the list lives in one place.
     """
-    packages = [pkg for _, pkg in _missing_build_tools()]
+    packages = [pkg for _, pkg in missing_build_tools(source)]
     if shutil.which(_QEMU) is None:
         packages.append(_QEMU_PACKAGE)
     return list(dict.fromkeys(packages))
-
-
-def _check_build_tools() -> None:
-    missing = _missing_build_tools()
-    if missing:
-        names = ", ".join(name for name, _ in missing)
-        packages = " ".join(dict.fromkeys(pkg for _, pkg in missing))
-        raise MissingToolError(
-            f"cannot build the guest kernel: {names} not found. "
-            f"Install with: apt-get install {packages}"
-        )
-
-
-def _fragment_text(fragment: str | os.PathLike[str] | None) -> str:
-    path = Path(fragment) if fragment is not None else _FRAGMENT
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise KernelBuildError(f"cannot read the guest kernel fragment {path}: {exc}") from exc
-
-
-def _fragment_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _find_cached(key: str) -> Path | None:
-    """Return the newest cached bzImage built from the fragment with this hash.
-
-    The source version is deliberately not part of the lookup: a new Debian
-    point release must not cost a surprise rebuild; ``rebuild=True`` asks for one.
-    """
-    try:
-        candidates = [
-            d / "bzImage"
-            for d in kernel_cache_dir().glob(f"*-{key}")
-            if not d.name.startswith(".") and (d / "bzImage").is_file()
-        ]
-    except OSError:
-        return None
-    if not candidates:
-        return None
-    return max(candidates, key=lambda p: p.stat().st_mtime)
-
-
-def _step(argv: Sequence[str], *, cwd: Path, log_file: Path, what: str) -> None:
-    """Run one build step, appending its output to log_file."""
-    with log_file.open("ab") as out:
-        out.write(f"\n$ {' '.join(argv)}\n".encode())
-        out.flush()
-        rc = subprocess.call(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    if rc != 0:
-        tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
-        raise KernelBuildError(
-            f"{what} failed (exit status {rc}); the last lines of {log_file}:\n" + "\n".join(tail)
-        )
-
-
-def _download_source(work: Path, log_file: Path, log: Log) -> tuple[Path, str]:
-    """Download the kernel source package; return its tarball and version."""
-    download = ["apt-get", "download", _SOURCE_PACKAGE]
-    log(f"downloading {_SOURCE_PACKAGE}")
-    try:
-        _step(download, cwd=work, log_file=log_file, what="apt-get download")
-    except KernelBuildError:
-        # A fresh machine's package lists are empty or stale (GUEST-NOTES).
-        log("apt-get download failed: running apt-get update once")
-        if os.geteuid() != 0:
-            raise KernelBuildError(
-                f"apt-get download {_SOURCE_PACKAGE} failed; "
-                "run `apt-get update` as root, then try again"
-            ) from None
-        _step(["apt-get", "update"], cwd=work, log_file=log_file, what="apt-get update")
-        _step(download, cwd=work, log_file=log_file, what="apt-get download")
-    debs = sorted(work.glob(f"{_SOURCE_PACKAGE}_*.deb"))
-    if not debs:
-        raise KernelBuildError(f"apt-get download left no {_SOURCE_PACKAGE} package in {work}")
-    deb = debs[-1]
-    version = deb.name.split("_")[1]
-    log(f"unpacking {deb.name}")
-    unpacked = work / "deb"
-    _step(["dpkg-deb", "-x", str(deb), str(unpacked)], cwd=work, log_file=log_file, what="dpkg-deb")
-    deb.unlink()
-    tarballs = sorted(unpacked.glob("usr/src/linux-source-*.tar.xz"))
-    if not tarballs:
-        raise KernelBuildError(f"{deb.name} holds no usr/src/linux-source-*.tar.xz")
-    return tarballs[-1], version
-
-
-def _build(fragment: str, key: str, log: Log) -> Path:
-    """Build a kernel from the fragment into the cache; the caller holds the lock."""
-    cache = kernel_cache_dir()
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
-    log_file = work / "build.log"
-    try:
-        tarball, version = _download_source(work, log_file, log)
-        _step(
-            ["tar", "-xf", str(tarball), "-C", str(work)], cwd=work, log_file=log_file, what="tar"
-        )
-        shutil.rmtree(work / "deb")
-        trees = [d for d in work.iterdir() if d.is_dir() and d.name.startswith("linux-")]
-        if len(trees) != 1:
-            raise KernelBuildError(f"unexpected source layout in {work}: {trees}")
-        src = trees[0]
-        (work / "fragment.config").write_text(fragment, encoding="utf-8")
-        make = ["make", "ARCH=x86_64"]
-        jobs = len(os.sched_getaffinity(0))
-        log("configuring: tinyconfig + ci/guest-kernel.config")
-        _step([*make, "tinyconfig"], cwd=src, log_file=log_file, what="make tinyconfig")
-        _step(
-            ["scripts/kconfig/merge_config.sh", "-m", ".config", str(work / "fragment.config")],
-            cwd=src,
-            log_file=log_file,
-            what="merge_config.sh",
-        )
-        _step([*make, "olddefconfig"], cwd=src, log_file=log_file, what="make olddefconfig")
-        config = (src / ".config").read_text(encoding="utf-8")
-        # Check before the long compile: a dropped option fails in seconds.
-        missing = missing_config_options(fragment, config)
-        if missing:
-            raise KernelBuildError(
-                "the guest kernel config lacks "
-                + ", ".join(missing)
-                + " (kconfig dropped them: missing dependencies?); fix ci/guest-kernel.config"
-            )
-        log(f"compiling bzImage with {jobs} jobs (a few minutes)")
-        _step([*make, f"-j{jobs}", "bzImage"], cwd=src, log_file=log_file, what="make bzImage")
-        # The build may rewrite .config (e.g. compiler-dependent options): check again.
-        config = (src / ".config").read_text(encoding="utf-8")
-        missing = missing_config_options(fragment, config)
-        if missing:
-            raise KernelBuildError(
-                "the built guest kernel lacks "
-                + ", ".join(missing)
-                + "; fix ci/guest-kernel.config"
-            )
-        safe_version = re.sub(r"[^A-Za-z0-9.+-]", "_", version)
-        stage = work / "result"
-        stage.mkdir()
-        shutil.copy2(src / "arch/x86/boot/bzImage", stage / "bzImage")
-        shutil.copy2(src / ".config", stage / ".config")
-        (stage / "fragment.config").write_text(fragment, encoding="utf-8")
-        final = cache / f"{safe_version}-{key}"
-        if final.exists():
-            final.rename(work / "replaced")
-        # A rename within one filesystem is atomic: a reader sees no half kernel.
-        stage.rename(final)
-        log(f"guest kernel ready: {final / 'bzImage'}")
-        return final / "bzImage"
-    finally:
-        # The source tree is over a gigabyte: never leave it behind.
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def ensure_kernel(
-    *,
-    rebuild: bool = False,
-    log: Log | None = None,
-    fragment: str | os.PathLike[str] | None = None,
-) -> Path:
-    """Return the guest kernel image, building it first if it is not cached.
-
-    A build downloads ``linux-source-6.1`` with apt, configures it as
-    ``tinyconfig`` plus the fragment, verifies that every ``=y`` option of the
-    fragment survived, compiles ``bzImage`` and moves it into
-    :func:`kernel_cache_dir` atomically.  A file lock serialises concurrent
-    builds; a process that waited for another's build uses its result.
-
-    Args:
-        rebuild: Build even if a cached image exists.
-        log: Receives progress lines; silent if None.
-        fragment: Another config fragment (tests); defaults to the packaged
-            ``ci/guest-kernel.config``.
-
-    Returns:
-        Path of the ``bzImage``.
-
-    Raises:
-        MissingToolError: A build tool is missing; the message names the
-            Debian packages to install.
-        KernelBuildError: A build step failed or the kernel lacks an option.
-    """
-    say: Log = log or (lambda _line: None)
-    text = _fragment_text(fragment)
-    key = _fragment_key(text)
-    if not rebuild and (cached := _find_cached(key)) is not None:
-        return cached
-    _check_build_tools()
-    cache = kernel_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say("waiting for another process's guest kernel build")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if (cached := _find_cached(key)) is not None:
-                return cached
-        # Holding the lock, any leftover build folder is a killed build's.
-        for stale in cache.glob(".build-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        say("building the guest kernel (about 4 minutes on 2 cores)")
-        return _build(text, key, say)
 
 
 # ----------------------------------------------------------------------- accel
@@ -492,6 +210,7 @@ def _resolve_accel(accel: str, qemu: str, kernel: Path, init: Path, log: Log) ->
     found = "tcg"
     with contextlib.suppress(GuestError):
         status = _boot(
+            sandbox=install_hook(),
             qemu=qemu,
             kernel=kernel,
             init=init,
@@ -521,13 +240,54 @@ def _resolve_accel(accel: str, qemu: str, kernel: Path, init: Path, log: Log) ->
 # ------------------------------------------------------------------------ boot
 
 
-def _default_project_dir(cwd: str) -> str:
-    """The git top-level folder containing cwd, or cwd itself."""
-    path = Path(cwd)
+# Folders never shared read-write, whatever finds them: the root, system folders, and
+# the folders that hold users' homes (the caller's home itself is checked apart).
+_NEVER_WRITABLE = frozenset(
+    {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
+     "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+     "/usr", "/usr/local", "/var", "/var/tmp"}
+)  # fmt: skip
+
+
+def find_project_dir(cwd: str | os.PathLike[str]) -> Path | None:
+    """The project folder for a working folder: its git work tree, else the nearest
+    folder above it that holds a ``pyproject.toml``; None if there is neither."""
+    path = Path(os.path.abspath(cwd))
     for folder in (path, *path.parents):
         if (folder / ".git").exists():
-            return str(folder)
-    return str(path)
+            return folder
+    for folder in (path, *path.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def _writable_project(project_dir: str | os.PathLike[str] | None, cwd: str) -> str:
+    """The folder to share read-write, checked; refuses what must never be shared."""
+    if project_dir is None:
+        found = find_project_dir(cwd)
+        if found is None:
+            raise InvalidSettingError(
+                f"{cwd} is in no project (no git work tree, no pyproject.toml above it): "
+                "say which folder the guest may write with --project-dir DIR "
+                "(project_dir= in Python)"
+            )
+        project_dir = found
+    text = os.fspath(project_dir)
+    project = os.path.realpath(text)
+    home = os.path.realpath(os.path.expanduser("~"))
+    if project in _NEVER_WRITABLE or project == home or "\n" in project:
+        raise InvalidSettingError(
+            f"cannot share {project!r} read-write with the guest: it is "
+            f"{'your home folder' if project == home else 'a system folder'}; pick the "
+            "project's own folder with --project-dir DIR (project_dir= in Python)"
+        )
+    if not os.path.isdir(project):
+        raise InvalidSettingError(
+            f"the project folder {project!r} does not exist: pass an existing --project-dir "
+            "(project_dir= in Python)"
+        )
+    return project
 
 
 def _guest_env(env: Mapping[str, str], cwd: str) -> dict[str, str]:
@@ -582,6 +342,17 @@ def _sink(dest: Any) -> Callable[[bytes], None]:
             binary_dest.flush()
 
     return write_binary
+
+
+def _child_hook(sandbox: Callable[[], None]) -> Callable[[], None]:
+    """qemu's preexec_fn: die with us, then confine its writes (see ``_sandbox``)."""
+    die_with_parent = _die_with_parent_hook()
+
+    def hook() -> None:
+        die_with_parent()
+        sandbox()
+
+    return hook
 
 
 def _die_with_parent_hook() -> Callable[[], None]:
@@ -675,6 +446,7 @@ def _write_job(
 
 def _boot(
     *,
+    sandbox: Callable[[], None],
     qemu: str,
     kernel: Path,
     init: Path,
@@ -796,7 +568,7 @@ def _boot(
             pass_fds=(out_w, err_w),
             # Own session: a terminal's Ctrl-C reaches us, and we stop qemu.
             start_new_session=True,
-            preexec_fn=_die_with_parent_hook(),
+            preexec_fn=_child_hook(sandbox),
         )
         # Our copies of the write ends must go, or the reads never see EOF.
         for fd in (out_w, err_w, con_w):
@@ -894,6 +666,7 @@ def run(
     stderr: Any = None,
     verbose: bool = False,
     log: Log | None = None,
+    kernel: str | os.PathLike[str] | None = None,
 ) -> int:
     """Run a command in a fresh guest and return its exit status.
 
@@ -930,6 +703,9 @@ def run(
         stderr: The same for its stderr; defaults to ``sys.stderr``.
         verbose: Also copy the guest's kernel console to ``stderr``.
         log: Receives progress lines of a kernel build.
+        kernel: A prebuilt guest kernel image (checked with :func:`check_image`);
+            None: ``$GPIOSIM_KERNEL``, else the cached or built one
+            (:func:`ensure_kernel`).
 
     Returns:
         The command's exit status (127: not found, 126: not executable,
@@ -1003,18 +779,9 @@ def run(
                 "without '=' or NUL, values strings without NUL"
             )
     work = os.path.abspath(os.fspath(cwd) if cwd is not None else os.getcwd())
-    project = os.path.realpath(
-        os.fspath(project_dir) if project_dir is not None else _default_project_dir(work)
-    )
-    if project == "/" or "\n" in project:
-        raise InvalidSettingError(
-            f"cannot share {project!r} read-write as the project folder: "
-            "pick the project's own folder (project_dir=)"
-        )
-    if not os.path.isdir(project):
-        raise InvalidSettingError(
-            f"the project folder {project!r} does not exist: pass an existing project_dir="
-        )
+    project = _writable_project(project_dir, work)
+    # The filter is made before anything slow: a host it cannot confine runs no guest.
+    sandbox = install_hook()
 
     # qemu first: its absence must not cost a kernel build to find out.
     qemu = shutil.which(_QEMU)
@@ -1022,11 +789,12 @@ def run(
         raise MissingToolError(
             f"{_QEMU} not found on PATH. Install it with: apt-get install {_QEMU_PACKAGE}"
         )
-    kernel = ensure_kernel(log=log)
-    resolved = _resolve_accel(accel, qemu, kernel, _INIT, log or (lambda _line: None))
+    image = check_image(kernel) if kernel is not None else ensure_kernel(log=log)
+    resolved = _resolve_accel(accel, qemu, image, _INIT, log or (lambda _line: None))
     return _boot(
+        sandbox=sandbox,
         qemu=qemu,
-        kernel=kernel,
+        kernel=image,
         init=_INIT,
         accel=resolved,
         argv=argv,

@@ -35,9 +35,9 @@ from gpiocore._errors import (
     LineNotFoundError,
 )
 from gpiocore._osprim import new_eventfd
-from gpiocore._types import Bias, Direction, Edge, EdgeType, LineSettings
+from gpiocore._types import Bias, Direction, Edge, EdgeType, LineSettings, check_level
 from gpiocore.backends._base import ChipInfo
-from gpiocore.backends._cdev import DEV_ROOT, CdevBackend, CdevLine
+from gpiocore.backends._cdev import DETECT_RANK, DEV_ROOT, CdevBackend, CdevLine
 from gpiocore.backends._timerfd import TimerfdTimer
 from gpiosim._piboard import (
     DT_MODEL,
@@ -69,6 +69,8 @@ __all__ = [
     "read_chip",
 ]
 
+PI_DETECT_RANK: Final = 2 * DETECT_RANK
+"""What :meth:`PiBackend.detect` says on a Pi: it outranks the plain cdev backend."""
 ENV_PI_CHIP: Final = "GPIOSIM_PI_CHIP"
 """Names the header chip (label, name or path), overriding the board's discovery."""
 ENV_RIG: Final = "GPIOSIM_RIG"
@@ -312,6 +314,33 @@ class PiBackend:
     def __repr__(self) -> str:
         return f"PiBackend({self.discovery})"
 
+    @staticmethod
+    def detect(root: Path = Path("/")) -> int:
+        """How well this backend fits the machine (see ``gpiocore.current_backend``).
+
+        Reads the device-tree model (``$GPIOSIM_DT_MODEL``, else
+        ``root/proc/device-tree/model``) and looks for the board's header chip among
+        ``root/dev/gpiochip*`` (or the chip ``$GPIOSIM_PI_CHIP`` names).
+
+        Returns:
+            20 on a Raspberry Pi with its header chip (more than cdev's 10), also when
+            its chips may not be opened (making the backend then says how to fix it);
+            else 0.
+        """
+        dt_model = Path(os.environ.get(ENV_DT_MODEL) or root / "proc/device-tree/model")
+        try:
+            discover(
+                chip=os.environ.get(ENV_PI_CHIP) or None,
+                chip_source=ENV_PI_CHIP,
+                dt_model=dt_model,
+                dev_root=root / "dev",
+            )
+        except GpioPermissionError:
+            return PI_DETECT_RANK
+        except GpioError:
+            return 0
+        return PI_DETECT_RANK
+
     @property
     def board(self) -> Board | None:
         """The board found from the device tree (None with an override on another board)."""
@@ -540,9 +569,10 @@ class PiHarness:
         Raises:
             LineNotFoundError: no stimulus is wired to that line.
         """
+        high = check_level(level, f"drive({chip!r}, {offset!r})")
         jump = self._jump(chip, offset, "drive")
-        self._line(jump).set(bool(level))
-        self._stimulus_level[jump.signal] = bool(level)
+        self._line(jump).set(high)
+        self._stimulus_level[jump.signal] = high
 
     def level(self, chip: str, offset: int) -> bool:
         """A program line's physical level: a probe's reading, or what a stimulus drives.

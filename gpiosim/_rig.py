@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal, final
 from gpiocore._context import check_backend
 from gpiocore._errors import InvalidSettingError, LineNotFoundError
 from gpiocore._pin import find_line
+from gpiocore._types import check_level
 from gpiocore.backends._base import Backend, Harness
 from gpiosim._timing import BackendTime
 
@@ -301,7 +302,13 @@ class Rig:
 
     # -- driving ------------------------------------------------------------------
     def drive(self, name: str, level: bool) -> None:
-        """Set an input signal's logical level (polarity applied)."""
+        """Set an input signal's logical level (polarity applied).
+
+        Raises:
+            InvalidSettingError: ``level`` is not True, False, 0 or 1; or ``name`` is
+                no input signal.
+        """
+        high = check_level(level, f"rig.drive({name!r})")
         sig = self._signal(name)
         if sig.role != "input":
             raise InvalidSettingError(
@@ -310,10 +317,10 @@ class Rig:
         self._driving = name
         t_ns = self._now()  # before the write: the program may react before it returns
         try:
-            self.harness.drive(*self._where[name], bool(level) ^ sig.active_low)
+            self.harness.drive(*self._where[name], high ^ sig.active_low)
         finally:
             self._driving = None
-        self._record(name, bool(level), "drive", t_ns)
+        self._record(name, high, "drive", t_ns)
 
     def press(self, name: str) -> None:
         """Make an input active (a button press)."""
@@ -325,12 +332,14 @@ class Rig:
 
     def pulse(self, name: str, width: float, *, level: bool = True) -> None:
         """Hold an input at ``level`` for ``width`` seconds, then return it."""
+        level = check_level(level, f"rig.pulse({name!r})")
         self.drive(name, level)
         self.time.sleep(width)
         self.drive(name, not level)
 
     def bounce(self, name: str, level: bool, *, toggles: int = 5, gap: float = 0.001) -> None:
         """A contact-bounce burst: ``toggles`` quick changes ending at ``level``."""
+        level = check_level(level, f"rig.bounce({name!r})")
         if isinstance(toggles, bool) or not isinstance(toggles, int) or toggles < 1:
             raise InvalidSettingError(
                 f"toggles must be a whole number of 1 or more, not {toggles!r}"
@@ -389,7 +398,8 @@ class Rig:
 
     def wait_for(self, name: str, level: bool, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds (backend time, scaled) for a signal's level."""
-        return self.time.wait_for(lambda: self.level(name) is bool(level), timeout)
+        wanted = check_level(level, f"rig.wait_for({name!r})")
+        return self.time.wait_for(lambda: self.level(name) is wanted, timeout)
 
     # -- the record ---------------------------------------------------------------
     def transitions(self, signal: str | None = None) -> list[Transition]:

@@ -39,8 +39,10 @@ so the tables and keys are found by scanning the text).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -80,6 +82,8 @@ _JUMPER_KEYS: Final = ("stimulus", "probe", "bias")
 _BIASES: Final[Mapping[str, Bias]] = MappingProxyType(
     {"pull-down": Bias.PULL_DOWN, "pull-up": Bias.PULL_UP, "none": Bias.DISABLED}
 )
+#: A rig file larger than this is refused unread (a rig file is a few hundred bytes).
+MAX_RIG_FILE_BYTES: Final = 1 << 20
 _RIG_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
 
 
@@ -329,7 +333,7 @@ def load_rig(path: str | os.PathLike[str]) -> RigFile:
         raise RigFileError(f"a rig file is given by its path, not {path!r}: e.g. 'bench.toml'")
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")  # TOML is UTF-8, whatever the locale says
+        text = _read_text(file)
     except FileNotFoundError:
         raise RigFileError(f"no rig file at {file}: check the --rig path", path=file) from None
     except IsADirectoryError:
@@ -347,6 +351,31 @@ def load_rig(path: str | os.PathLike[str]) -> RigFile:
     except RecursionError:  # tomllib recurses into nested arrays and inline tables
         raise RigFileError(f"{file}: values nested too deeply for a rig file", path=file) from None
     return _Parser(file, data, _locate(text)).parse()
+
+
+def _read_text(file: Path) -> str:
+    """The file's text, read only if it is a regular file of at most MAX_RIG_FILE_BYTES."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(file))
+        if not stat.S_ISREG(mode):
+            raise RigFileError(
+                f"{file} is not a regular file (a device, FIFO or socket): "
+                "give the rig file's path",
+                path=file,
+            )
+        data = f.read(MAX_RIG_FILE_BYTES + 1)
+    if len(data) > MAX_RIG_FILE_BYTES:
+        raise RigFileError(
+            f"{file} is larger than {MAX_RIG_FILE_BYTES // 1024} KiB, too large for a rig "
+            "file: check the --rig path",
+            path=file,
+        )
+    # TOML is UTF-8, whatever the locale says; newlines as text mode would read them.
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def load_rig_signals(path: str | os.PathLike[str]) -> list[Signal]:

@@ -17,7 +17,7 @@ from typing import Final, final
 from gpiocore._clock import Clock, MonotonicClock
 from gpiocore._context import ENV_VAR
 from gpiocore._errors import ClosedError, InvalidSettingError, LineNotFoundError
-from gpiocore._types import LineSettings
+from gpiocore._types import LineSettings, check_level
 from gpiocore.backends._base import ChipInfo
 from gpiocore.backends._cdev import CdevBackend, CdevLine
 from gpiocore.backends._timerfd import TimerfdTimer
@@ -51,7 +51,8 @@ class SimHarness:
             LineNotFoundError: ``chip`` is not the backend's sim chip.
             PinIndexError: no such offset.
         """
-        self._backend._sim_for(chip).set_pull(offset, bool(level))
+        high = check_level(level, f"drive({chip!r}, {offset!r})")
+        self._backend._sim_for(chip).set_pull(offset, high)
 
     def level(self, chip: str, offset: int) -> bool:
         """The line's physical level: what an output drives, else what the pull gives.

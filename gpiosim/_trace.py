@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gpiocore._errors import InvalidSettingError
+from gpiosim._atomicwrite import write_file_atomic
 from gpiosim._rig import Transition
 
 __all__ = ["timing_diagram", "write_vcd"]
@@ -86,22 +88,38 @@ def write_vcd(
     initial: Mapping[str, bool],
     *,
     scope: str = "rig",
+    trusted: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write the record as a VCD file (1 ns timescale) that GTKWave opens.
 
+    The file is written under a temporary name and renamed, so a symbolic link at
+    ``path`` is replaced rather than written through.
+
+    Args:
+        path: the VCD file.
+        transitions: the record, oldest first.
+        initial: each signal's level at time 0.
+        scope: the VCD scope of the signals.
+        trusted: a folder taken as it is; the folders below it down to the file are
+            made if missing and must not be symbolic links (default: the file's folder).
+
     Returns:
         The path written.
+
+    Raises:
+        UnsafePathError: (a PermissionError) a folder below ``trusted`` is a link.
+        OSError: the file cannot be written.
     """
     from vcd import VCDWriter  # pyvcd
 
     _check_record(transitions, initial)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w") as f, VCDWriter(f, timescale="1 ns", date="today") as writer:
+    text = io.StringIO()
+    with VCDWriter(text, timescale="1 ns", date="today") as writer:
         variables = {
             name: writer.register_var(scope, name, "wire", size=1, init=int(level))
             for name, level in initial.items()
         }
         for tr in sorted(transitions, key=lambda t: t.t_ns):
             writer.change(variables[tr.signal], tr.t_ns, int(tr.level))
-    return out
+    write_file_atomic(path, text.getvalue(), trusted=trusted)
+    return Path(path)

@@ -7,17 +7,18 @@ every test that uses the ``backend`` fixture then runs once per backend. State l
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from gpiocore._context import use_backend
+from gpiocore._context import set_session_backend, use_backend
 from gpiocore._errors import BackendNotFoundError, GpioError
 from gpiocore.backends._base import Backend, Harness
 from gpiocore.backends._registry import available_backends, load_backend
-from gpiosim._rig import Rig, Signal
+from gpiosim._rig import Rig, Signal, Transition
 from gpiosim._runner import AppRunner
 from gpiosim._timing import BackendTime, default_scale
 
@@ -26,6 +27,7 @@ __all__ = ["BACKENDS_KEY", "DEFAULT_SIGNALS", "AppRunner", "Rig", "Signal"]
 BACKENDS_KEY = pytest.StashKey[list[str]]()
 _SCALE_KEY = pytest.StashKey[float | None]()
 _RIG_SIGNALS_KEY = pytest.StashKey[Sequence["Signal"]]()
+_END_SESSION_BACKEND_KEY = pytest.StashKey[Callable[[], None]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,8 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store",
         default=None,
         metavar="NAME[,NAME...]",
-        help="GPIO backend(s) for tests that use the `backend` fixture: fake (default), "
-        "sim, pi, cdev, or a third-party one; comma-separated to run on several.",
+        help="GPIO backend(s): fake (default), sim, pi, cdev, or a third-party one; "
+        "comma-separated to run tests that use the `backend` fixture on several. The "
+        "first is every test's default backend (over GPIOCORE_BACKEND).",
     )
     group.addoption(
         "--gpio-time-scale",
@@ -57,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--gpio-trace-dir",
         action="store",
-        default="results/traces",
+        default=None,
         metavar="DIR",
         help="where a failing test's rig record is written as VCD (default results/traces)",
     )
@@ -67,6 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)  # before hypothesis's: it loads --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     """Validate ``--backend`` and register the ``backends`` marker."""
+    _check_options(config)
     config.addinivalue_line(
         "markers",
         "backends(*names): run only on these GPIO backends; on others the test is "
@@ -91,6 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
             f"choose from {', '.join(sorted(known))}"
         )
     config.stash[BACKENDS_KEY] = names
+    # The session's backend is the process default for every test, not only those with
+    # the `backend` fixture, so GPIOCORE_BACKEND cannot split a session between two.
+    config.stash[_END_SESSION_BACKEND_KEY] = set_session_backend(names[0] if names else None)
     # Importing hypothesis costs ~8 s in the guest: only when this run names a profile;
     # otherwise gpio_hypothesis_settings registers them when a test first needs them.
     if config.getoption("--hypothesis-profile", None):
@@ -106,6 +113,14 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[_RIG_SIGNALS_KEY] = load_rig_signals(path)
         except RigFileError as exc:
             raise pytest.UsageError(f"--rig: {exc}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give back the process default backend that ``--backend`` replaced."""
+    end = config.stash.get(_END_SESSION_BACKEND_KEY, None)
+    if end is not None:
+        del config.stash[_END_SESSION_BACKEND_KEY]
+        end()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -250,6 +265,92 @@ def rig(
         yield made
 
 
+def _check_options(config: pytest.Config) -> None:
+    """Turn a bad option into one usage error before the run, naming the option."""
+    scale = config.getoption("--gpio-time-scale")
+    if scale is not None and not 0 < scale < 1e9:  # NaN fails this too
+        raise pytest.UsageError(
+            f"--gpio-time-scale must be a positive factor below 1e9, not {scale:g}: "
+            "e.g. --gpio-time-scale=4"
+        )
+    if scale is None:
+        try:
+            default_scale()
+        except GpioError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    option = config.getoption("--backend")
+    raw = config.getini("gpio_backend") if option is None else option
+    if raw is not None and not [n for n in str(raw).split(",") if n.strip()]:
+        where = "the gpio_backend ini option" if option is None else "--backend"
+        raise pytest.UsageError(
+            f"{where} names no GPIO backend: {raw!r}; e.g. --backend=fake or --backend=fake,sim"
+        )
+    rig = config.getoption("--rig")
+    if rig is not None and not rig.strip():
+        raise pytest.UsageError(
+            f"--rig needs a rig file's path, not {rig!r}: e.g. --rig=fixtures/rigs/sim.toml"
+        )
+    config.stash[_TRACES_KEY] = _trace_folder(config)
+
+
+#: Where VCD traces go and the folder trusted on the way, or why none are written.
+_TRACES_KEY = pytest.StashKey[tuple[Path, Path] | str]()
+_TRACE_DIR = "results/traces"
+
+
+def _trace_folder(config: pytest.Config) -> tuple[Path, Path] | str:
+    """Check ``--gpio-trace-dir`` without making it: a usage error if given and not
+    writable; if the default is not writable (a read-only checkout), warn once and
+    write no traces."""
+    option = config.getoption("--gpio-trace-dir")
+    root = Path(os.path.abspath(config.rootpath))
+    folder = Path(os.path.abspath(root / (option or _TRACE_DIR)))
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    problem = None
+    if not probe.is_dir():
+        problem = f"{probe} is not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problem = f"{probe} is not writable"
+    if problem is None:
+        # Below the rootdir, no folder on the way may be a link (a guest can plant one).
+        return folder, root if folder.is_relative_to(root) else folder
+    if option is not None:
+        raise pytest.UsageError(
+            f"--gpio-trace-dir={option}: {problem}: pass a folder you can write"
+        )
+    config.issue_config_time_warning(
+        pytest.PytestConfigWarning(
+            f"gpiosim: no VCD traces of failing rig tests: {problem}; "
+            "pass --gpio-trace-dir=DIR to write them elsewhere"
+        ),
+        stacklevel=2,
+    )
+    return f"{problem} (see --gpio-trace-dir)"
+
+
+def _write_trace(
+    config: pytest.Config, name: str, record: Sequence[Transition], initial: Mapping[str, bool]
+) -> str:
+    """Write one VCD; return the report's line: its path, or why it was not written."""
+    where = config.stash.get(_TRACES_KEY, None)
+    if where is None:  # pytest_configure did not run this plugin's checks
+        where = _trace_folder(config)
+    if isinstance(where, str):
+        return f"VCD not written: {where}"
+    folder, trusted = where
+    try:
+        from gpiosim._trace import write_vcd
+
+        vcd = write_vcd(folder / name, record, initial, trusted=trusted)
+    except ImportError:
+        return "VCD not written: pyvcd is not installed (pip install pyvcd)"
+    except OSError as exc:  # a folder made read-only, a link planted on the way
+        return f"VCD not written: {exc}"
+    return f"VCD: {vcd}"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -258,18 +359,18 @@ def pytest_runtest_makereport(
     report = yield
     rigs = item.stash.get(_RIGS_KEY, [])
     if report.failed and rigs and call.when == "call":
-        from gpiosim._trace import timing_diagram, write_vcd
+        from gpiosim._trace import timing_diagram
 
-        base = Path(str(item.config.getoption("--gpio-trace-dir")))
-        if not base.is_absolute():
-            base = Path(str(item.config.rootpath)) / base
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid)
+        if len(safe) > 200:  # a file name has at most 255 bytes
+            safe = f"{safe[:183]}-{hashlib.sha256(safe.encode()).hexdigest()[:16]}"
         for i, made in enumerate(rigs):
             record = made.transitions()
             initial = made.initial_levels()
-            vcd = write_vcd(base / f"{safe}{'-' + str(i) if i else ''}.vcd", record, initial)
+            name = f"{safe}{'-' + str(i) if i else ''}.vcd"
+            written = _write_trace(item.config, name, record, initial)
             report.sections.append(
-                ("gpiosim rig trace", f"{timing_diagram(record, initial)}\nVCD: {vcd}")
+                ("gpiosim rig trace", f"{timing_diagram(record, initial)}\n{written}")
             )
     return report
 

@@ -107,12 +107,15 @@ def test_a_third_party_backend_is_found_by_name(monkeypatch):
         assert pins.pin(0).chip == "mcp23017"
 
 
-def test_backend_choice_explicit_then_env_then_fake(monkeypatch):
+def test_backend_choice_explicit_then_env_then_fake(monkeypatch, tmp_path):
+    from gpiocore import FakeBackendWarning
     from gpiocore._context import _CurrentBackend
     from gpiocore.backends._fake import FakeBackend
 
     monkeypatch.delenv("GPIOCORE_BACKEND", raising=False)
-    assert _CurrentBackend().get().name == "fake"
+    # No GPIO under the root: the fake, with a warning (tests/test_context.py has more).
+    with pytest.warns(FakeBackendWarning):
+        assert _CurrentBackend(root=tmp_path).get().name == "fake"
     monkeypatch.setenv("GPIOCORE_BACKEND", "fake")
     holder = _CurrentBackend()
     assert holder.get().name == "fake"

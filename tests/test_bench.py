@@ -212,6 +212,37 @@ def test_cli_bench_runs_one_section(tmp_path: Path, capsys):
     assert "Timer accuracy" in capsys.readouterr().out
 
 
+def test_cli_bench_checks_the_json_path_before_the_run(tmp_path: Path, capsys, monkeypatch):
+    def no_run(**_: object) -> None:
+        raise AssertionError("the bench ran before its --json path was checked")
+
+    monkeypatch.setattr(bench, "run_bench", no_run)
+    (tmp_path / "file").write_text("")
+    for path, message in (
+        (tmp_path, f"cannot write the bench JSON to {tmp_path}: it is a folder or a device"),
+        (
+            tmp_path / "file" / "b.json",
+            f"cannot write the bench JSON to {tmp_path}/file/b.json: {tmp_path}/file is not "
+            "a folder: give a path you can write, e.g. --json /tmp/bench.json",
+        ),
+    ):
+        assert cli_main(["bench", "--no-guest", "--json", str(path)]) == 2
+        assert f"gpiosim: bench: --json: {message}" in capsys.readouterr().err
+
+
+def test_the_bench_json_replaces_a_planted_link(tmp_path: Path):
+    outside = tmp_path / "outside.json"
+    outside.write_text("keep\n")
+    (tmp_path / "results").mkdir()
+    path = tmp_path / "results" / "bench.json"
+    path.symlink_to(outside)
+    data = bench.run_bench(
+        quick=True, json_path=path, guest=False, only=["guest"], out=io.StringIO(), log=print
+    )
+    assert outside.read_text() == "keep\n"
+    assert not path.is_symlink() and json.loads(path.read_text()) == data
+
+
 def test_cli_bench_rejects_an_unknown_section(capsys):
     assert cli_main(["bench", "--no-guest", "--only", "speed"]) == 1
     assert "no bench section ['speed']" in capsys.readouterr().err

@@ -184,3 +184,29 @@ def test_every_error_is_a_gpio_error_and_a_builtin():
                 b is not Exception and b is not BaseException and b is not object
                 for b in builtin_bases
             ), name
+
+
+def test_debounce_above_the_kernels_limit_is_refused_on_every_backend(backend):
+    """The uAPI takes a u32 of microseconds: 5000 s would wrap to 705 s, 4294.967296 s to 0."""
+    with pins.pin(0, direction=In, debounce=4294.967295) as pin:  # the limit itself: fine
+        assert pin.debounce == 4294.967295
+        for too_long in (5000, 4294.967296):
+            with pytest.raises(
+                InvalidSettingError,
+                match=rf"debounce {too_long!r}.* s is above the kernel's limit of 4294.967295 s",
+            ):
+                pin.debounce = too_long
+            assert pin.debounce == 4294.967295  # what the line has, not what was asked
+
+
+def test_the_cdev_mapping_refuses_a_debounce_it_would_wrap():
+    """A second check where gpiocore hands the value to gpiod, for settings made some other way."""
+    from gpiocore import LineSettings
+    from gpiocore.backends._cdev import to_gpiod_settings
+
+    settings = LineSettings(debounce_ns=1_000)
+    object.__setattr__(settings, "debounce_ns", 5000 * 10**9)  # past __post_init__
+    with pytest.raises(InvalidSettingError, match=r"debounce 5000.0 s is above the kernel's"):
+        to_gpiod_settings(settings)
+    ok = to_gpiod_settings(LineSettings(debounce_ns=(2**32 - 1) * 1000))
+    assert ok.debounce_period.total_seconds() == 4294.967295

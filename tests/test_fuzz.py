@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import signal
 import string
 from collections.abc import Callable, Iterator
@@ -54,7 +55,7 @@ from gpiosim._simbackend import SimBackend
 from gpiosim.chip import SimChip, SimDevice
 from gpiosim.machines import timed_led_machine
 from gpiosim.models import FollowButton, TimedLed, predict_timed_led
-from gpiosim.pi import PiBackend, SimulatedPi, board_by_key
+from gpiosim.pi import PiBackend, PiHarness, SimulatedPi, board_by_key
 from gpiosim.rig import BackendTime, timing_diagram, write_vcd
 from gpiosim.strategies import Step, edge_sequences, timed_led_steps
 from tests.conftest import APPS
@@ -144,6 +145,19 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         lambda c: pins.pin(0, debounce=-0.5),
         InvalidSettingError,
         r"debounce must be a finite duration of 0 seconds or more, not -0.5",
+    ),
+    (
+        "pin-debounce-over-kernel-limit",
+        lambda c: pins.pin(0, debounce=5000),
+        InvalidSettingError,
+        r"debounce 5000.0 s is above the kernel's limit of 4294.967295 s \(a 32-bit count "
+        r"of microseconds\): pass a shorter one",
+    ),
+    (
+        "pin-debounce-set-over-kernel-limit",
+        lambda c: setattr(c.button, "debounce", 4294.967296),
+        InvalidSettingError,
+        r"debounce 4294.967296 s is above the kernel's limit of 4294.967295 s",
     ),
     (
         "pin-event-buffer-bool",
@@ -770,6 +784,42 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         r"signal 'l' is an output of the program: observe it, do not drive it",
     ),
     (
+        "rig-drive-string-level",
+        lambda c: c.rig.drive("b", "0"),
+        InvalidSettingError,
+        r"rig.drive\('b'\): a level must be True or False \(or 0 or 1\), not '0'",
+    ),
+    (
+        "rig-drive-nan-level",
+        lambda c: c.rig.drive("b", math.nan),
+        InvalidSettingError,
+        r"rig.drive\('b'\): a level must be True or False \(or 0 or 1\), not nan",
+    ),
+    (
+        "rig-bounce-string-level",
+        lambda c: c.rig.bounce("b", "0", toggles=2),
+        InvalidSettingError,
+        r"rig.bounce\('b'\): a level must be True or False \(or 0 or 1\), not '0'",
+    ),
+    (
+        "rig-harness-fake-string-level",
+        lambda c: c.fake.harness.drive("gpiochip0", 5, "0"),
+        InvalidSettingError,
+        r"drive\('gpiochip0', 5\): a level must be True or False \(or 0 or 1\), not '0'",
+    ),
+    (
+        "rig-harness-sim-string-level",
+        lambda c: SimBackend().harness.drive("gpiochip1", 5, "0"),
+        InvalidSettingError,
+        r"drive\('gpiochip1', 5\): a level must be True or False \(or 0 or 1\), not '0'",
+    ),
+    (
+        "rig-harness-pi-nan-level",
+        lambda c: PiHarness.drive(None, "gpiochip0", 17, math.nan),  # checked first
+        InvalidSettingError,
+        r"drive\('gpiochip0', 17\): a level must be True or False \(or 0 or 1\), not nan",
+    ),
+    (
         "rig-bounce-toggles",
         lambda c: c.rig.bounce("b", True, toggles="5"),
         InvalidSettingError,
@@ -786,6 +836,12 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         lambda c: c.rig.wait_for("l", True, "1"),
         InvalidSettingError,
         r"timeout must be a duration in seconds .*not '1'",
+    ),
+    (
+        "rig-wait-for-string-level",
+        lambda c: c.rig.wait_for("l", "0", 1),
+        InvalidSettingError,
+        r"rig.wait_for\('l'\): a level must be True or False \(or 0 or 1\), not '0'",
     ),
     (
         "rig-transitions-unknown",
@@ -977,6 +1033,12 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         r"event_buffer_size must be 0 \(default\) to 1024, not 4096",
     ),
     (
+        "line-settings-debounce-over-kernel-limit",
+        lambda c: LineSettings(debounce_ns=4_294_967_295_001),
+        InvalidSettingError,
+        r"debounce 4294.967295001 s is above the kernel's limit of 4294.967295 s",
+    ),
+    (
         "virtual-clock-backwards",
         lambda c: c.fake.clock.advance(-1),
         InvalidSettingError,
@@ -1041,6 +1103,12 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         lambda c: load_rig_signals(5),
         RigFileError,
         r"a rig file is given by its path, not 5",
+    ),
+    (
+        "rig-file-path-device",
+        lambda c: load_rig_signals("/dev/zero"),
+        RigFileError,
+        r"/dev/zero is not a regular file \(a device, FIFO or socket\): give the rig file's path",
     ),
     (
         "trace-diagram-record",
@@ -1140,7 +1208,12 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
         "Step": "step-", "edge_sequences": "sequences-", "timed_led_steps": "timed-steps-",
     },
     "gpiosim.machines": {"timed_led_machine": "machine-"},
+    # Its options (--backend, --rig, --gpio-time-scale, --gpio-trace-dir) are usage errors:
+    # test_plugin.py::test_bad_options_are_one_usage_error_naming_the_option and the tests
+    # after it.
     "gpiosim.pytest_plugin": {"Rig": "rig-", "Signal": "signal-", "AppRunner": "runner-"},
+    # The `gpiosim` command: guest, demo, bench and rig options (exit 2 for usage errors).
+    "gpiosim._cli": {"main": "test_fuzz.py::test_command_lines_that_once_escaped"},
     "gpiosim.rig": {
         "Rig": "rig-", "Signal": "signal-", "AppRunner": "runner-", "make_signals": "make-signals",
         "BackendTime": "backend-time-", "timing_diagram": "trace-diagram-",
@@ -1395,14 +1468,29 @@ def test_rig_file_paths_that_are_not_files(tmp_path):
             load_rig_signals(path)
 
 
+def test_rig_files_that_are_fifos_or_too_large_are_refused_unread(tmp_path):
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    with pytest.raises(RigFileError, match=f"{fifo} is not a regular file .a device, FIFO"):
+        load_rig_signals(fifo)
+    large = tmp_path / "large.toml"
+    large.write_bytes(b"#" * (1 << 20) + b"\n")
+    with pytest.raises(RigFileError, match=f"{large} is larger than 1024 KiB, too large for a"):
+        load_rig_signals(large)
+
+
 def test_an_unreadable_rig_file(tmp_path, monkeypatch):
     unreadable = tmp_path / "secret.toml"
     unreadable.write_text(VALID_RIG)
 
-    def denied(self: Path, *args: object, **kwargs: object) -> str:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_text", denied)  # as for a user who may not read it
+    def denied(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path) == str(unreadable):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)  # as for a user who may not read it
     with pytest.raises(RigFileError, match="cannot read rig file .*secret.toml: Permission"):
         load_rig_signals(unreadable)
 
@@ -1501,18 +1589,57 @@ def test_guest_command_lines_never_boot(cli, argv):
         (["demo", "--offset", "nan"], 2, "--offset must be seconds above 0"),
         (["demo", "--offset", "-1"], 2, "--offset must be seconds above 0"),
         (["demo", "--offset", "1e300"], 2, "at most 3600, not 1e+300"),
-        (["guest", "--timeout", "nan", "--", "true"], 125, "timeout must be a positive, finite"),
-        (["guest", "--timeout", "inf", "--", "true"], 125, "not inf"),
-        (["guest", "--cpus", "0", "--", "true"], 125, "cpus must be a whole number >= 1, not 0"),
-        (["guest", "--project-dir", "/no/such/dir", "--", "true"], 125, "does not exist"),
+        # A bad guest option is a usage error (2), found before any kernel build or boot.
+        (["guest", "--timeout", "nan", "--", "true"], 2, "timeout must be a positive, finite"),
+        (["guest", "--timeout", "inf", "--", "true"], 2, "not inf"),
+        (
+            ["guest", "--timeout", "-1", "--", "true"],
+            2,
+            "guest: --timeout must be a positive, finite number of seconds, not -1: e.g.",
+        ),
+        (["guest", "--cpus", "0", "--", "true"], 2, "cpus must be a whole number >= 1, not 0"),
+        (
+            ["guest", "--memory", "1", "--", "true"],
+            2,
+            "guest: --memory must be a whole number of MiB >= 64, not 1: e.g. 1024",
+        ),
+        (
+            ["guest", "--cpu-model", "max,+avx", "--", "true"],
+            2,
+            "guest: --cpu-model must be a qemu CPU model name, not 'max,+avx': e.g. max",
+        ),
+        (
+            ["guest", "--project-dir", "/", "--", "true"],
+            2,
+            "guest: cannot share '/' read-write with the guest: it is a system folder; pick "
+            "the project's own folder with --project-dir DIR",
+        ),
+        (["guest", "--project-dir", "/no/such/dir", "--", "true"], 2, "does not exist"),
+        # --rebuild builds before run() checks: the CLI checks first.
+        (["guest", "--rebuild", "--cpus", "0", "--", "true"], 2, "--cpus must be a whole"),
         (["guest"], 2, "no command given"),
         (["demo", "--", "x"], 2, "demo takes no command"),
+        # bench --json: checked before a run of minutes, not after it.
+        (["bench", "--json", "/"], 2, "cannot write the bench JSON to /: it is a folder"),
+        (["bench", "--json", "/dev/null"], 2, "bench: --json: cannot write the bench JSON to"),
+        (
+            ["bench", "--json", "/dev/null/b.json"],
+            2,
+            "cannot write the bench JSON to /dev/null/b.json: /dev/null is not a folder: give",
+        ),
     ],
 )
 def test_command_lines_that_once_escaped(cli, argv, code, message):
     got, err = cli(argv)
     assert got == code, err
     assert message in err
+
+
+def test_a_bad_accel_variable_is_a_usage_error_before_any_build(cli, monkeypatch):
+    monkeypatch.setenv("GPIOSIM_ACCEL", "fast")
+    code, err = cli(["guest", "--", "true"])
+    assert code == 2, err
+    assert "GPIOSIM_ACCEL must be 'auto', 'tcg' or 'kvm', not 'fast': fix or unset it" in err
 
 
 def test_the_cli_stub_really_stands_in(cli):

@@ -10,8 +10,10 @@ missing qemu fails with the message that says what to install.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -23,7 +25,7 @@ import pytest
 import gpiosim.guest as guest
 from gpiocore._errors import InvalidSettingError
 from gpiosim._errors import GuestError, GuestTimeoutError, KernelBuildError, MissingToolError
-from gpiosim._guest import _check_build_tools, missing_config_options
+from gpiosim._kernel import _check_build_tools, find_kernel, missing_config_options
 
 # These tests boot guests: inside one (the suite run by `gpiosim guest`) they
 # belong to the host's run, not to a guest within a guest.
@@ -72,14 +74,19 @@ def wait_until_gone(marker: str, within: float) -> list[int]:
     return left
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def guest_kernel() -> Path:
-    """The guest kernel, built if the cache lacks it.
+    """The guest kernel built beforehand (`gpiosim guest-kernel`): a test never builds one."""
+    kernel = find_kernel()
+    assert kernel is not None, "no guest kernel: run `gpiosim guest-kernel` first"
+    return kernel
 
-    A cold build takes minutes, which the first test's pytest-timeout would
-    count: CI builds it beforehand with ci/build-guest-kernel.sh.
-    """
-    return guest.ensure_kernel()
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A folder the guest may write: a project, as its pyproject.toml says."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    return tmp_path
 
 
 # ------------------------------------------------------------------ no guest
@@ -111,10 +118,15 @@ def test_config_checker_catches_a_dropped_option() -> None:
     )
 
 
+@pytest.mark.guest
 def test_the_packaged_fragment_is_all_there_in_the_built_kernel(guest_kernel: Path) -> None:
     fragment = (ROOT / "ci" / "guest-kernel.config").read_text()
     config = (guest_kernel.parent / ".config").read_text()
-    assert missing_config_options(fragment, config) == []
+    # Only options this kernel does not define at all may be absent (BASE_FULL left
+    # Linux after 6.1), and the build recorded exactly which.
+    record = json.loads((guest_kernel.parent / "source.json").read_text())
+    assert set(record["not_in_this_kernel"]) <= {"CONFIG_BASE_FULL"}
+    assert missing_config_options(fragment, config) == record["not_in_this_kernel"]
     assert "CONFIG_GPIO_SIM=y" in fragment
 
 
@@ -223,7 +235,8 @@ exit 3
 
 
 @pytest.fixture(scope="module")
-def guest_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
+def guest_report(
+    guest_kernel: Path,tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
     project = tmp_path_factory.mktemp("project")
     (project / "sub dir").mkdir()
     script = project / "report.sh"
@@ -257,10 +270,12 @@ def report_value(report: tuple[int, str, str, Path], key: str) -> str:
     raise AssertionError(f"{key} not in the guest's output:\n{report[1]}\n{report[2]}")
 
 
+@pytest.mark.guest
 def test_exit_status_comes_back(guest_report: tuple[int, str, str, Path]) -> None:
     assert guest_report[0] == 3, guest_report
 
 
+@pytest.mark.guest
 def test_argv_arrives_verbatim(guest_report: tuple[int, str, str, Path]) -> None:
     assert report_value(guest_report, "argv1") == "two words"
     assert report_value(guest_report, "argv2") == "$HOME"
@@ -268,6 +283,7 @@ def test_argv_arrives_verbatim(guest_report: tuple[int, str, str, Path]) -> None
     assert report_value(guest_report, "argc") == "3"
 
 
+@pytest.mark.guest
 def test_cwd_and_env_arrive(guest_report: tuple[int, str, str, Path]) -> None:
     assert report_value(guest_report, "pwd") == str(guest_report[3] / "sub dir")
     assert report_value(guest_report, "marker") == "a value with spaces; $HOME `x`"
@@ -275,6 +291,7 @@ def test_cwd_and_env_arrive(guest_report: tuple[int, str, str, Path]) -> None:
     assert report_value(guest_report, "display") == "unset"
 
 
+@pytest.mark.guest
 def test_stdout_and_stderr_stay_apart(guest_report: tuple[int, str, str, Path]) -> None:
     assert guest_report[2] == "to-stderr\n"
     assert "to-stderr" not in guest_report[1]
@@ -282,6 +299,7 @@ def test_stdout_and_stderr_stay_apart(guest_report: tuple[int, str, str, Path]) 
     assert "sysrq" not in guest_report[1] + guest_report[2]
 
 
+@pytest.mark.guest
 def test_project_share_is_writable_and_tmp_too(guest_report: tuple[int, str, str, Path]) -> None:
     assert (guest_report[3] / "from-guest.txt").read_text() == "written by the guest\n"
     assert report_value(guest_report, "tmp") == "writable"
@@ -289,6 +307,7 @@ def test_project_share_is_writable_and_tmp_too(guest_report: tuple[int, str, str
     assert not Path("/tmp/gpiosim-tmp-is-writable").exists()
 
 
+@pytest.mark.guest
 def test_gpio_sim_works_in_the_guest(guest_report: tuple[int, str, str, Path]) -> None:
     assert report_value(guest_report, "dev_name").startswith("gpio-sim.")
     chip = report_value(guest_report, "chip_name")
@@ -299,10 +318,12 @@ def test_gpio_sim_works_in_the_guest(guest_report: tuple[int, str, str, Path]) -
     assert report_value(guest_report, "teardown") == "ok"
 
 
+@pytest.mark.guest
 def test_venv_python_runs_in_the_guest(guest_report: tuple[int, str, str, Path]) -> None:
     assert report_value(guest_report, "inside_guest") == "True"
 
 
+@pytest.mark.guest
 def test_the_guest_has_a_fine_clock(guest_report: tuple[int, str, str, Path]) -> None:
     # Under TCG the watchdog would swap the TSC for 1 ms jiffies (see tsc=reliable),
     # and a failed PIT calibration would too (see tsc_early_khz). "tsc-early" is the
@@ -314,6 +335,7 @@ def test_the_guest_has_a_fine_clock(guest_report: tuple[int, str, str, Path]) ->
 # ----------------------------------------------------------- one boot per case
 
 
+@pytest.mark.guest
 def test_exit_status_0_and_127_and_two_cpus(tmp_path: Path) -> None:
     assert guest.run(["sh", "-c", '[ "$(nproc)" = 2 ]'], project_dir=tmp_path, cpus=2) == 0
     err = io.BytesIO()
@@ -321,17 +343,19 @@ def test_exit_status_0_and_127_and_two_cpus(tmp_path: Path) -> None:
     assert b"/no/such/program" in err.getvalue()
 
 
-def test_cli_returns_the_status_and_streams_output(tmp_path: Path) -> None:
-    proc = cli("guest", "--", "sh", "-c", "echo out; echo err >&2; exit 1", cwd=tmp_path)
+@pytest.mark.guest
+def test_cli_returns_the_status_and_streams_output(project: Path) -> None:
+    proc = cli("guest", "--", "sh", "-c", "echo out; echo err >&2; exit 1", cwd=project)
     out, err = proc.communicate(timeout=BUILD_TIMEOUT)
     assert proc.returncode == 1, err
     assert out == b"out\n"
     assert err == b"err\n"
 
 
-def test_timeout_stops_the_guest(tmp_path: Path) -> None:
+@pytest.mark.guest
+def test_timeout_stops_the_guest(project: Path) -> None:
     # The job folder is made under TMPDIR: qemu's command line names it.
-    marker = str(tmp_path / "jobs")
+    marker = str(project / "jobs")
     os.mkdir(marker)
     started = time.monotonic()
     proc = cli(
@@ -342,7 +366,7 @@ def test_timeout_stops_the_guest(tmp_path: Path) -> None:
         "sh",
         "-c",
         "echo started; sleep 60",
-        cwd=tmp_path,
+        cwd=project,
         env={"TMPDIR": marker},
     )
     out, err = proc.communicate(timeout=BUILD_TIMEOUT)
@@ -353,14 +377,15 @@ def test_timeout_stops_the_guest(tmp_path: Path) -> None:
     assert qemu_processes_mentioning(marker) == []
 
 
+@pytest.mark.guest
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_no_qemu_outlives_an_interrupted_or_killed_parent(
-    tmp_path: Path, how: signal.Signals
+    project: Path, how: signal.Signals
 ) -> None:
-    marker = str(tmp_path / "jobs")
+    marker = str(project / "jobs")
     os.mkdir(marker)
     proc = cli(
-        "guest", "--", "sh", "-c", "echo started; sleep 60", cwd=tmp_path, env={"TMPDIR": marker}
+        "guest", "--", "sh", "-c", "echo started; sleep 60", cwd=project, env={"TMPDIR": marker}
     )
     assert proc.stdout is not None
     # Output streams live: "started" arrives while the command still sleeps.
@@ -374,6 +399,7 @@ def test_no_qemu_outlives_an_interrupted_or_killed_parent(
     assert wait_until_gone(marker, within=10) == []
 
 
+@pytest.mark.guest
 def test_boot_failure_shows_the_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A missing init makes the kernel panic: the error carries the console's tail.
     import gpiosim._guest as impl
@@ -415,6 +441,7 @@ def test_job_folders_of_dead_hosts_are_reclaimed(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, huge.name])
 
 
+@pytest.mark.guest
 def test_a_guest_killed_with_sigkill_leaves_no_qemu_and_its_job_is_reclaimed(
     tmp_path: Path,
 ) -> None:
@@ -440,3 +467,64 @@ def test_a_guest_killed_with_sigkill_leaves_no_qemu_and_its_job_is_reclaimed(
     again = [sys.executable, "-m", "gpiosim", "guest", "--", "true"]
     assert subprocess.run(again, env=env, timeout=120).returncode == 0
     assert not list(tmp_path.glob("gpiosim-job-*"))  # ... and reclaimed by the next run
+
+
+# ------------------------------------------------------------ the guest as a boundary
+
+
+HOSTILE = (
+    "cp /bin/true p/suid; chown 0:0 p/suid; chmod 4755 p/suid; touch p/o; chown 4242 p/o; "
+    "mkdir -m 2755 p/sgid; mknod p/null c 1 3; install -m 6755 /bin/true p/both; "
+    "printf '#!/bin/sh\\necho script-ran\\n' > p/run.sh; chmod 0755 p/run.sh; p/run.sh"
+)
+
+
+@pytest.mark.guest
+def test_what_root_in_the_guest_writes_lands_unprivileged_on_the_host(project: Path) -> None:
+    """Issue 12.1: no setuid/setgid file, device or foreign owner reaches the host;
+    the exec bit of a script survives."""
+    (project / "p").mkdir()
+    proc = cli("guest", "--", "sh", "-c", HOSTILE, cwd=project)
+    out, err = proc.communicate(timeout=BUILD_TIMEOUT)
+    assert b"script-ran" in out, err
+    assert b"Operation not permitted" in err
+    for path in project.rglob("*"):
+        info = path.lstat()
+        assert not info.st_mode & (stat.S_ISUID | stat.S_ISGID), (path, oct(info.st_mode))
+        assert not stat.S_ISCHR(info.st_mode) and not stat.S_ISBLK(info.st_mode), path
+        assert info.st_uid == os.geteuid(), (path, info.st_uid)
+    assert (project / "p" / "run.sh").stat().st_mode & 0o111 == 0o111
+
+
+def test_the_writable_share_is_a_project_and_never_home_or_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.2: outside a project nothing is shared read-write without --project-dir."""
+    from gpiosim._guest import _writable_project, find_project_dir
+
+    home = tmp_path / "home"
+    (home / "code" / "repo" / ".git").mkdir(parents=True)
+    (home / "code" / "repo" / "sub" / "pkg").mkdir(parents=True)
+    (home / "code" / "repo" / "sub" / "pyproject.toml").touch()
+    (home / "code" / "lib" / "src").mkdir(parents=True)
+    (home / "code" / "lib" / "pyproject.toml").touch()
+    monkeypatch.setenv("HOME", str(home))
+    # The git work tree wins over a nested pyproject.toml; else the nearest pyproject.
+    assert find_project_dir(home / "code" / "repo" / "sub" / "pkg") == home / "code" / "repo"
+    assert find_project_dir(home / "code" / "lib" / "src") == home / "code" / "lib"
+    assert find_project_dir(home) is None
+    with pytest.raises(InvalidSettingError, match=r"is in no project .* --project-dir DIR"):
+        _writable_project(None, str(home))
+    with pytest.raises(InvalidSettingError, match="it is your home folder; .*--project-dir"):
+        _writable_project(home, str(home))
+    for system in ("/", "/usr", "/etc", "/home", "/tmp"):
+        with pytest.raises(InvalidSettingError, match="it is a system folder; .*--project-dir"):
+            _writable_project(system, str(home))
+    assert _writable_project(home / "code" / "lib", "/") == str(home / "code" / "lib")
+    # Before booting: run() refuses it the same way, and the CLI says so with status 2.
+    with pytest.raises(InvalidSettingError, match="is in no project"):
+        guest.run(["touch", str(home / "x")], cwd=home)
+    proc = cli("guest", "--", "touch", str(home / "x"), cwd=home, env={"HOME": str(home)})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and b"--project-dir" in err
+    assert not (home / "x").exists()

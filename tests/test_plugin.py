@@ -137,3 +137,112 @@ def test_a_wrong_rig_file_is_one_usage_error_that_points_at_its_line(pytester: p
     errors = [line for line in result.errlines if "rig.toml:2:" in line]
     assert len(errors) == 1 and "no Raspberry Pi has GPIO99" in errors[0], result.errlines
     assert "Traceback" not in result.stderr.str()
+
+
+# -- traces are written without following links; bad options are usage errors ---------
+
+_FAILING_RIG_TEST = """
+def test_led_never_lights(rig):
+    rig.press("button")
+    assert rig.level("led"), "LED expected on"
+"""
+_TRACE_NAME = "test_trace.py__test_led_never_lights_fake_.vcd"
+
+
+def test_a_link_planted_at_a_trace_file_is_replaced_not_written_through(
+    pytester: pytest.Pytester, tmp_path
+):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours\n")
+    traces = pytester.path / "results" / "traces"
+    traces.mkdir(parents=True)
+    (traces / _TRACE_NAME).symlink_to(outside)
+    pytester.makepyfile(test_trace=_FAILING_RIG_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert outside.read_text() == "not yours\n"
+    written = traces / _TRACE_NAME
+    assert written.is_file() and not written.is_symlink()
+    assert "$var wire 1" in written.read_text()
+    assert [p.name for p in traces.iterdir()] == [_TRACE_NAME]  # no temporary file left
+
+
+def test_a_link_planted_as_the_trace_folder_is_refused(pytester: pytest.Pytester, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (pytester.path / "results").mkdir()
+    (pytester.path / "results" / "traces").symlink_to(elsewhere)
+    pytester.makepyfile(test_trace=_FAILING_RIG_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert list(elsewhere.iterdir()) == []
+    result.stdout.fnmatch_lines(
+        [f"VCD not written: not writing *results/traces/{_TRACE_NAME}:"
+         " *results/traces is a symbolic link (what runs in the guest can change the project"
+         " folder): remove it, or write elsewhere"]
+    )  # fmt: skip
+
+
+def test_an_unwritable_trace_dir_is_one_usage_error(pytester: pytest.Pytester):
+    (pytester.path / "a-file").write_text("")
+    pytester.makepyfile(test_trace=_FAILING_RIG_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--gpio-trace-dir=a-file/traces")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--gpio-trace-dir=a-file/traces: */a-file is not a folder: pass a folder you can write"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_an_unwritable_default_trace_dir_warns_and_the_run_goes_on(pytester: pytest.Pytester):
+    (pytester.path / "results").write_text("")  # as a read-only checkout would refuse it
+    pytester.makepyfile(test_trace=_FAILING_RIG_TEST + "\n\ndef test_after():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "VCD not written: */results is not a folder (see --gpio-trace-dir)",
+            "*PytestConfigWarning: gpiosim: no VCD traces of failing rig tests: "
+            "*/results is not a folder; pass --gpio-trace-dir=DIR to write them elsewhere",
+        ],
+        consecutive=False,
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gpio-time-scale=-1"], "--gpio-time-scale must be a positive factor *, not -1: e.g.*"),
+        (["--gpio-time-scale=0"], "--gpio-time-scale must be a positive factor below 1e9, not 0:*"),
+        (["--gpio-time-scale=nan"], "--gpio-time-scale must be *, not nan: e.g. *=4"),
+        (["--gpio-time-scale=inf"], "--gpio-time-scale must be *, not inf*"),
+        (["--backend= , "], "--backend names no GPIO backend: ' , '; e.g. --backend=fake or *"),
+        (["--backend="], "--backend names no GPIO backend: ''*"),
+        (["--rig="], "--rig needs a rig file's path, not '': e.g. --rig=fixtures/rigs/sim.toml"),
+        (["--rig", " "], "--rig needs a rig file's path, not ' '*"),
+    ],
+)  # fmt: skip
+def test_bad_options_are_one_usage_error_naming_the_option(
+    pytester: pytest.Pytester, args: list[str], message: str
+):
+    pytester.makepyfile("def test_a(backend, gpio_time): pass\ndef test_b(backend): pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.outlines
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_an_empty_backend_ini_value_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makeini("[pytest]\ngpio_backend = ,\n")
+    pytester.makepyfile("def test_a(backend): pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: the gpio_backend ini option names no GPIO backend: ','*"])
+
+
+def test_a_bad_time_scale_variable_is_a_usage_error(pytester: pytest.Pytester, monkeypatch):
+    monkeypatch.setenv("GPIOSIM_TIME_SCALE", "-2")
+    pytester.makepyfile("def test_a(backend, gpio_time): pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: GPIOSIM_TIME_SCALE must be a positive number, not '-2'*"])

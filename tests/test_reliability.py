@@ -650,6 +650,7 @@ echo guest > "$PROJECT/from-guest" && echo "project=ok"
 METACHARACTERS = ["; rm -rf /", "$(id)", "`id`", "a && b", "| cat", "> /x", "'\"", "*", "a\nb"]
 
 
+@pytest.mark.guest
 @pytest.mark.skipif(guest.inside_guest(), reason="boots a qemu guest: host only")
 def test_the_guest_takes_argv_verbatim_and_writes_only_the_project(tmp_path):
     project = tmp_path / "project"
@@ -723,15 +724,17 @@ def _give_to_nobody(folder: Path) -> None:
         os.chown(path, 65534, 65534)
 
 
+@pytest.mark.guest
 @pytest.mark.skipif(guest.inside_guest(), reason="boots a qemu guest: host only")
 def test_booting_the_guest_needs_no_root(nobody_dir):
     """README: "... and building and booting the guest run as any user" (booting here;
     a build takes minutes, so the unprivileged user gets a copy of the cached kernel)."""
-    kernel = guest.ensure_kernel()
+    kernel = guest.ensure_kernel()  # built beforehand: GPIOSIM_NO_BUILD forbids a build
     cache = nobody_dir / "cache"
-    copy = cache / "gpiorig" / "kernel" / kernel.parent.name
+    copy = nobody_dir / "kernel"
     copy.mkdir(parents=True)
     shutil.copy2(kernel, copy / "bzImage")
+    shutil.copy2(kernel.parent / ".config", copy / ".config")
     project = nobody_dir / "project"
     project.mkdir()
     _give_to_nobody(nobody_dir)
@@ -739,6 +742,7 @@ def test_booting_the_guest_needs_no_root(nobody_dir):
         "PATH": os.environ["PATH"],
         "HOME": str(nobody_dir),
         "XDG_CACHE_HOME": str(cache),
+        "GPIOSIM_KERNEL": str(copy / "bzImage"),
         "PYTHONPATH": str(ROOT),
         "TMPDIR": str(nobody_dir),
     }

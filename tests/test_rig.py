@@ -6,6 +6,7 @@ import pytest
 
 from gpiocore import Both, In, Out, pins
 from gpiocore._errors import InvalidSettingError
+from gpiosim._atomicwrite import UnsafePathError
 from gpiosim._rig import Rig, Signal
 from gpiosim._trace import timing_diagram, write_vcd
 from gpiosim.strategies import Step
@@ -94,6 +95,30 @@ def test_timing_diagram_and_vcd(rig, tmp_path):
     assert "/" in row and "\\" in row
     vcd = write_vcd(tmp_path / "t.vcd", record, rig.initial_levels()).read_text()
     assert "$timescale 1 ns $end" in vcd and "$var wire 1" in vcd
+
+
+def test_vcd_replaces_a_planted_link_and_refuses_a_linked_folder(rig, tmp_path):
+    outside = tmp_path / "outside"
+    outside.write_text("keep\n")
+    (tmp_path / "project" / "traces").mkdir(parents=True)
+    target = tmp_path / "project" / "traces" / "t.vcd"
+    target.symlink_to(outside)
+    rig.press("button")
+    write_vcd(target, rig.transitions(), rig.initial_levels())
+    assert outside.read_text() == "keep\n"
+    assert target.is_file() and not target.is_symlink()
+    assert "$var wire 1" in target.read_text()
+    (tmp_path / "project" / "linked").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(
+        UnsafePathError, match=r"not writing .*/project/linked/t.vcd: .*/linked is a symbolic link"
+    ):
+        write_vcd(
+            tmp_path / "project" / "linked" / "t.vcd",
+            rig.transitions(),
+            rig.initial_levels(),
+            trusted=tmp_path / "project",
+        )
+    assert not (tmp_path / "t.vcd").exists()
 
 
 @pytest.mark.backends("fake")

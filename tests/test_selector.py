@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from gpiocore import Both, In, pins
+from gpiocore import Both, In, InvalidSettingError, PinBank, pins
 from gpiocore.backends._fake import FakeBackend
 from gpiocore.selector import EDGE, INPUT, Selector, Semaphore, Timer
 
@@ -137,3 +137,59 @@ def test_selector_nests_in_raw_epoll(fake):
             assert outer.poll(0) == [(selector.fileno(), select.EPOLLIN)]
         finally:
             outer.close()
+
+
+# -- closing a source while it is in a selector (issue 12, item 8) ------------------------
+
+
+def test_closing_a_pin_takes_it_out_of_its_selectors(fake):
+    bank = PinBank(["GPIO17", "GPIO18"], backend=fake)
+    with Selector(backend=fake) as selector:
+        first = bank.pin(0, direction=In, interrupt=Both)
+        first.open()
+        fd = first.fileno()
+        selector.add(first)
+        first.close()  # while in the selector
+        with bank.pin(1, direction=In, interrupt=Both) as second:
+            assert second.fileno() == fd  # the kernel hands out the lowest free fd
+            selector.add(second)  # no stale entry in the way (it was ENOENT)
+            selector.remove(first)  # closed: it already left; removing it is a no-op
+            fake.harness.drive("gpiochip0", 18, True)
+            selector.wait(timeout=0)
+            assert selector.ready is second
+            selector.remove(second)
+            with pytest.raises(InvalidSettingError, match="was never added to this selector"):
+                selector.remove(second)
+
+
+@pytest.mark.parametrize("kind", ["timer", "semaphore"])
+def test_closing_a_timer_or_semaphore_takes_it_out_of_its_selectors(fake, kind):
+    def make() -> Timer | Semaphore:
+        return Timer(offset=1, backend=fake) if kind == "timer" else Semaphore(backend=fake)
+
+    with Selector(backend=fake) as selector:
+        first = make()
+        fd = first.fileno()
+        selector.add(first)
+        first.close()
+        selector.remove(first)  # no ClosedError: the entry is gone already
+        with make() as second:
+            assert second.fileno() == fd
+            selector.add(second)
+            selector.wait(timeout=0)
+            assert selector.ready is None
+
+
+def test_a_raw_fd_closed_in_a_selector_does_not_block_its_number(fake):
+    import os
+
+    with Selector(backend=fake) as selector:
+        read_end, write_end = os.pipe()
+        selector.add(read_end)
+        os.close(read_end)  # a raw fd cannot tell the selector; its number is reused
+        with Semaphore(1, backend=fake) as sem:
+            assert sem.fileno() == read_end
+            selector.add(sem)
+            selector.wait(timeout=0)
+            assert selector.ready is sem
+        os.close(write_end)

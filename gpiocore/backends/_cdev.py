@@ -26,7 +26,16 @@ from gpiocore._errors import (
     PinDirectionError,
     PinIndexError,
 )
-from gpiocore._types import Bias, Direction, Drive, Edge, EdgeEvent, EdgeType, LineSettings
+from gpiocore._types import (
+    Bias,
+    Direction,
+    Drive,
+    Edge,
+    EdgeEvent,
+    EdgeType,
+    LineSettings,
+    check_debounce_ns,
+)
 from gpiocore.backends._base import ChipInfo, Harness
 from gpiocore.backends._timerfd import TimerfdTimer
 
@@ -36,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["CdevBackend", "CdevLine", "to_gpiod_settings"]
 
 DEV_ROOT: Final = Path("/dev")
+DETECT_RANK: Final = 10
+"""What :meth:`CdevBackend.detect` says for any GPIO chip (a board's backend says more)."""
 # Enough to drain any kernel buffer (at most 16 x lines by default, 1024 if asked) in a
 # few reads, yet bounded so an edge storm cannot keep read_edges() looping forever.
 _MAX_READS: Final = 64
@@ -77,13 +88,15 @@ def to_gpiod_settings(settings: LineSettings) -> gpiod.LineSettings:
         Drive.OPEN_DRAIN: GDrive.OPEN_DRAIN,
         Drive.OPEN_SOURCE: GDrive.OPEN_SOURCE,
     }
+    # Checked again here: the uAPI's u32 of microseconds would silently wrap around.
+    debounce_us = -(-check_debounce_ns(settings.debounce_ns) // 1000)
     return gpiod.LineSettings(
         direction=direction[settings.direction],
         edge_detection=edge[settings.edge],
         bias=bias[settings.bias],
         drive=drive[settings.drive],
         active_low=settings.active_low,
-        debounce_period=datetime.timedelta(microseconds=-(-settings.debounce_ns // 1000)),
+        debounce_period=datetime.timedelta(microseconds=debounce_us),
         output_value=GValue.ACTIVE if settings.output_value else GValue.INACTIVE,
     )
 
@@ -304,6 +317,15 @@ class CdevBackend:
     def __repr__(self) -> str:
         chips = "all" if self._fixed is None else list(self._fixed)
         return f"CdevBackend(chips={chips})"
+
+    @staticmethod
+    def detect(root: Path = Path("/")) -> int:
+        """How well this backend fits the machine (see ``gpiocore.current_backend``).
+
+        Returns:
+            10 where there is a GPIO character device (``root/dev/gpiochip*``), else 0.
+        """
+        return DETECT_RANK if any((root / "dev").glob("gpiochip*")) else 0
 
     # -- the Backend protocol ------------------------------------------------------------
     @property

@@ -17,7 +17,9 @@ fake-vs-sim comparison tests:
   request's bias sets that same pull; an output's level is what it drives (open-drain
   and open-source let the pull decide the level they do not drive); a released line
   falls back to its pull;
-* a line requested twice is busy; outputs cannot have edge detection.
+* a line requested twice is busy; outputs cannot have edge detection;
+* a line handle dropped without ``close()`` is released when it is collected, as the
+  kernel releases a request whose fd is closed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import collections
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import final
 
@@ -45,6 +48,7 @@ from gpiocore._types import (
     EdgeEvent,
     EdgeType,
     LineSettings,
+    check_level,
 )
 from gpiocore.backends._base import ChipInfo, LineHandle, TimerHandle
 
@@ -71,13 +75,25 @@ def _kfifo_capacity(requested: int) -> int:
 class _LineState:
     """What the outside world sees of one line: its pull and who holds it."""
 
-    __slots__ = ("holder", "name", "offset", "pull")
+    __slots__ = ("_holder", "name", "offset", "pull", "seen")
 
     def __init__(self, offset: int, name: str | None) -> None:
         self.offset = offset
         self.name = name
         self.pull = False  # gpio-sim lines start pulled down
-        self.holder: _FakeLine | None = None
+        self.seen = False  # the level last reported (a dropped holder's is gone)
+        # Weak, as the kernel holds a request only while its fd is open: a handle
+        # dropped without close() releases the line when it is collected.
+        self._holder: weakref.ref[_FakeLine] | None = None
+
+    @property
+    def holder(self) -> _FakeLine | None:
+        """The line handle that holds the line, if any."""
+        return None if self._holder is None else self._holder()
+
+    @holder.setter
+    def holder(self, line: _FakeLine | None) -> None:
+        self._holder = None if line is None else weakref.ref(line)
 
     def level(self) -> bool:
         """The physical level: what the holder drives, else the pull."""
@@ -133,6 +149,8 @@ class _FakeLine:
         self._fd = new_eventfd()
         self._closed = False
         self._owner = threading.get_ident()  # the program thread that requested it
+        self._finalizer = weakref.finalize(self, _release_dropped, backend, chip, state, self._fd)
+        self._finalizer.atexit = False  # the process's exit closes the fd anyway
 
     def __repr__(self) -> str:
         return f"<fake line {self._chip.name}:{self._state.offset} {self.settings.direction.name}>"
@@ -203,6 +221,7 @@ class _FakeLine:
                 self._state.holder = None
 
             self._backend._change(self._chip, self._state, release, edges=False)
+            self._finalizer.detach()
             os.close(self._fd)
 
     # -- called by the backend (clock lock held) --------------------------------
@@ -279,6 +298,14 @@ class _FakeLine:
         self._clock.signal_fd(self._fd)
 
 
+def _release_dropped(backend: FakeBackend, chip: _FakeChip, state: _LineState, fd: int) -> None:
+    """Release the line of a handle collected without close() (its weak holder is gone)."""
+    with backend.clock._cond:
+        backend.clock.clear_pending(fd)
+        backend._change(chip, state, lambda: None, edges=False)
+        os.close(fd)
+
+
 @final
 class _FakeTimer:
     """A timer on the virtual clock; its fd is an eventfd the clock signals."""
@@ -350,10 +377,11 @@ class FakeHarness:
     def drive(self, chip: str, offset: int, level: bool) -> None:
         """Apply ``level`` to a line from outside, as writing gpio-sim's ``pull`` does."""
         backend = self._backend
+        high = check_level(level, f"drive({chip!r}, {offset!r})")
         c, state = backend._line(chip, offset)
 
         def apply() -> None:
-            state.pull = bool(level)
+            state.pull = high
 
         backend._change(c, state, apply)
 
@@ -514,9 +542,9 @@ class FakeBackend:
     ) -> None:
         """Run ``mutate`` under the clock lock; report a physical level change it causes."""
         with self._clock._cond:
-            before = state.level()
+            before = state.seen
             mutate()
-            after = state.level()
+            after = state.seen = state.level()
             if before == after:
                 return
             now = self._clock._now
