@@ -58,7 +58,10 @@ GPIOSIM_NO_BUILD=1 GPIOSIM_REQUIRE=1 $GPIOSIM guest --timeout 2400 -- \
 
 step "guest kernel: Linux 6.1 from a source tarball and its sha256"
 src=$(mktemp -d /tmp/gpiorig-linux-6.1.XXXXXX)
-(cd "$src" && apt-get download linux-source-6.1 >/dev/null && dpkg-deb -x linux-source-6.1_*.deb x)
+# (A fresh machine's package lists may be empty: update once if the download fails.)
+(cd "$src" && { apt-get download linux-source-6.1 >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get download linux-source-6.1 >/dev/null; }; } \
+    && dpkg-deb -x linux-source-6.1_*.deb x)
 tarball=$(echo "$src"/x/usr/src/linux-source-6.1.tar.*)
 sha=$(sha256sum "$tarball" | cut -d' ' -f1)
 kernel61=$($GPIOSIM guest-kernel --source "$tarball" --sha256 "$sha")

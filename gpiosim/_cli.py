@@ -277,8 +277,14 @@ def _cmd_demo(args: argparse.Namespace, tail: list[str]) -> int:
     if not 0 < args.offset <= 3600:  # NaN fails this too
         _log(f"demo: --offset must be seconds above 0 and at most 3600, not {args.offset}")
         return 2
+    # A demo of the rig on a simulated line: the fake unless GPIOCORE_BACKEND names
+    # another (hardware detection is for programs; the demo needs a harness).
+    from gpiocore import use_backend
+
+    name = os.environ.get("GPIOCORE_BACKEND", "").strip() or "fake"
     try:
-        return run_demo(offset=args.offset)
+        with use_backend(name) as backend:
+            return run_demo(backend, offset=args.offset)
     except InvalidSettingError as exc:  # an offset too short for this backend
         _log(f"demo: --offset: {exc}")
         return 2
