@@ -19,13 +19,32 @@ from pathlib import Path
 
 from gpiocore._errors import GpioError, InvalidSettingError
 
-__all__ = ["UnsafePathError", "write_file_atomic"]
+__all__ = ["UnsafePathError", "trusted_folder", "write_file_atomic"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class UnsafePathError(GpioError, PermissionError):
     """A folder on the way to a file the host writes is a symbolic link (or no folder)."""
+
+
+def trusted_folder(
+    folder: str | os.PathLike[str], default: str | os.PathLike[str] | None = None
+) -> Path:
+    """The folder above which nothing a guest wrote can lie on the way to ``folder``.
+
+    That is the highest folder on the path, as spelled, that is a project (holds
+    ``.git`` or ``pyproject.toml``), as the guest's share is the outermost project; the
+    folders below it, down to the file, are then opened without following links. The
+    highest, not the nearest: a guest can plant a ``.git`` inside the project, never
+    above it. Outside any project, ``default`` (an ancestor of ``folder``), else
+    ``folder`` itself.
+    """
+    path = Path(os.path.abspath(folder))
+    for above in (*reversed(path.parents), path):
+        if (above / ".git").exists() or (above / "pyproject.toml").is_file():
+            return above
+    return path if default is None else Path(os.path.abspath(default))
 
 
 def write_file_atomic(
@@ -44,7 +63,7 @@ def write_file_atomic(
         path: the file to write.
         data: its new content; text is written as UTF-8.
         trusted: a folder taken as it is (links and all), the file's or an ancestor of
-            it; default: the file's own folder.
+            it; default: :func:`trusted_folder` of the file's folder.
         fsync: flush the file to disk before the rename.
 
     Returns:
@@ -57,7 +76,7 @@ def write_file_atomic(
         OSError: the folder cannot be made or written.
     """
     target = Path(os.path.abspath(path))
-    top = target.parent if trusted is None else Path(os.path.abspath(trusted))
+    top = trusted_folder(target.parent) if trusted is None else Path(os.path.abspath(trusted))
     try:
         parts = target.parent.relative_to(top).parts
     except ValueError:

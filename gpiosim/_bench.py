@@ -1297,8 +1297,8 @@ def run_bench(
     if json_path is not None:
         # Through a temporary name: a link planted in the checkout is replaced, not
         # written through (a guest can change the checkout).
-        trusted = ROOT if Path(os.path.abspath(json_path)).is_relative_to(ROOT) else None
-        write_file_atomic(json_path, json.dumps(data, indent=1) + "\n", trusted=trusted)
+        # No trusted folder given: the outermost project on the path (see trusted_folder).
+        write_file_atomic(json_path, json.dumps(data, indent=1) + "\n")
         say(f"wrote {json_path} ({meta['seconds']} s in all)")
     return data
 

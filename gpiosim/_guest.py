@@ -27,6 +27,7 @@ import selectors
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -240,13 +241,18 @@ def _resolve_accel(accel: str, qemu: str, kernel: Path, init: Path, log: Log) ->
 # ------------------------------------------------------------------------ boot
 
 
-# Folders never shared read-write, whatever finds them: the root, system folders, and
-# the folders that hold users' homes (the caller's home itself is checked apart).
-_NEVER_WRITABLE = frozenset(
-    {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
-     "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
-     "/usr", "/usr/local", "/var", "/var/tmp"}
+# Never shared read-write, whatever finds them: these folders and everything below them
+# (system trees), but for project-like places inside them; and these folders themselves.
+_SYSTEM_TREES = (
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+    "/run", "/sbin", "/sys", "/usr", "/var",
 )  # fmt: skip
+_SYSTEM_OK = ("/usr/src", "/usr/local/src", "/var/tmp")
+_NEVER_ITSELF = frozenset({"/", "/home", "/media", "/mnt", "/opt", "/root", "/srv", "/tmp"})
+
+
+def _within(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def find_project_dir(cwd: str | os.PathLike[str]) -> Path | None:
@@ -273,13 +279,25 @@ def _writable_project(project_dir: str | os.PathLike[str] | None, cwd: str) -> s
                 "(project_dir= in Python)"
             )
         project_dir = found
-    text = os.fspath(project_dir)
-    project = os.path.realpath(text)
+    # A relative folder is relative to the command's folder, as the guest will see it.
+    project = os.path.realpath(os.path.join(cwd, os.fspath(project_dir)))
     home = os.path.realpath(os.path.expanduser("~"))
-    if project in _NEVER_WRITABLE or project == home or "\n" in project:
+    cache = os.path.realpath(_cache_root())
+    why = None
+    if "\n" in project:
+        why = "named with a newline"
+    elif _within(home, project):
+        why = "your home folder" if project == home else f"a folder that holds your home {home}"
+    elif _within(cache, project):
+        why = f"a folder that holds gpiorig's cache {cache}, whose kernels the host runs"
+    elif project in _NEVER_ITSELF or (
+        any(_within(project, top) for top in _SYSTEM_TREES)
+        and not any(_within(project, ok) and project != ok for ok in _SYSTEM_OK)
+    ):
+        why = "a system folder"
+    if why is not None:
         raise InvalidSettingError(
-            f"cannot share {project!r} read-write with the guest: it is "
-            f"{'your home folder' if project == home else 'a system folder'}; pick the "
+            f"cannot share {project!r} read-write with the guest: it is {why}; pick the "
             "project's own folder with --project-dir DIR (project_dir= in Python)"
         )
     if not os.path.isdir(project):
@@ -538,6 +556,10 @@ def _boot(
             str(memory_mb),
             "-nodefaults",
             "-no-user-config",
+            # qemu's own seccomp policy on top of ours: no privilege changes, no programs
+            # started, no obsolete calls, no scheduler or resource changes.
+            "-sandbox",
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
             "-display",
             "none",
             "-no-reboot",
@@ -599,23 +621,22 @@ def _boot(
             rc = proc.wait(remaining)
         except subprocess.TimeoutExpired:
             raise _timed_out(argv, timeout) from None
-        status_file = job / "status"
-        error_file = job / "error"
         tail = console.decode(errors="replace")[-4000:]
-        if error_file.exists():
-            raise GuestError(
-                f"{error_file.read_text(errors='replace').strip()}; the console said:\n{tail}"
-            )
-        if not status_file.exists():
+        error = _read_job_file(job, "error")
+        if error is not None:
+            raise GuestError(f"{error.strip()}; the console said:\n{tail}")
+        text = _read_job_file(job, "status")
+        if text is None:
             raise GuestError(
                 f"the guest ended without running the command (qemu exit status {rc}); "
                 f"the console said:\n{tail}"
             )
-        text = status_file.read_text(encoding="ascii", errors="replace").strip()
         try:
-            return int(text)
+            return int(text.strip())
         except ValueError:
-            raise GuestError(f"the guest reported a malformed exit status {text!r}") from None
+            raise GuestError(
+                f"the guest reported a malformed exit status {text.strip()[:80]!r}"
+            ) from None
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
@@ -623,6 +644,31 @@ def _boot(
         for fd in fds:
             os.close(fd)
         shutil.rmtree(job, ignore_errors=True)
+
+
+def _read_job_file(job: Path, name: str, limit: int = 64 * 1024) -> str | None:
+    """Read a small file the guest left in its job folder, or None if there is none.
+
+    The guest writes that folder: a link there must not make the host read (or block
+    on) anything else, and a huge file must not fill the host's memory.
+    """
+    folder = os.open(job, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder
+        )
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise GuestError(f"the guest replaced its job's {name} file ({exc.strerror})") from None
+    finally:
+        os.close(folder)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise GuestError(f"the guest replaced its job's {name} file with a non-file")
+        return os.read(fd, limit).decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
 
 
 def _timed_out(argv: Sequence[str], timeout: float | None) -> GuestTimeoutError:

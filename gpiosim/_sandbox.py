@@ -12,6 +12,7 @@ with ``EPERM``:
 * ``mknod`` of character or block devices;
 * ``chown`` to anyone but the caller (``-1``, "unchanged", passes);
 * any extended attribute write (``security.capability`` is a setuid in disguise);
+* ``renameat2`` with ``RENAME_WHITEOUT`` (it leaves a device node behind);
   and ``openat2``/``io_uring``, whose arguments a filter cannot read.
 
 Why not the alternatives: qemu's mapped security models keep modes in xattrs, but
@@ -19,8 +20,11 @@ they also read every host symlink as a file (a virtual environment's
 ``bin/python`` in the project would not resolve in the guest); dropping qemu's
 privileges still lets it set the setuid bit on its own files, and leaves them owned
 by another user; a sweep after the run races with whatever uses the file meanwhile.
-The kernel enforces this filter on every call qemu makes, for every share, and it
-survives a guest that takes over qemu itself.
+The kernel enforces this filter on every call qemu makes, for every share. It is not a
+full jail: a guest that took over qemu itself would act with the caller's rights
+otherwise (qemu also runs with its own ``-sandbox``, which forbids it to raise its
+privileges or start programs); and what the guest writes into the project folder is
+code the host may run next (see the README).
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ _S_IFMT: Final = 0o170000
 _S_IFCHR: Final = 0o020000
 _S_IFBLK: Final = 0o060000
 _UNCHANGED: Final = 0xFFFFFFFF  # (uid_t)-1
+_RENAME_WHITEOUT: Final = 4  # leaves a 0:0 character device where the source was
 
 # Syscall numbers: name -> number, per architecture (aarch64 has only the *at forms).
 _SYSCALLS: dict[str, dict[str, int]] = {
@@ -70,12 +75,13 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "mknodat": 259, "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
         "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260, "setxattr": 188,
         "lsetxattr": 189, "fsetxattr": 190, "openat2": 437, "io_uring_setup": 425,
-        "setxattrat": 463,
+        "setxattrat": 463, "renameat2": 316,
     },
     "aarch64": {
         "openat": 56, "mkdirat": 34, "mknodat": 33, "fchmod": 52, "fchmodat": 53,
         "fchmodat2": 452, "fchownat": 54, "fchown": 55, "setxattr": 5, "lsetxattr": 6,
         "fsetxattr": 7, "openat2": 437, "io_uring_setup": 425, "setxattrat": 463,
+        "renameat2": 276,
     },
 }  # fmt: skip
 # Which argument holds the mode, for the calls that take one.
@@ -153,7 +159,10 @@ def build_filter(uid: int, gid: int, machine: str | None = None) -> bytes:
             prog.add(_JEQ, number, errno_label, 0)
             continue
         prog.add(_JEQ, number, 0, f"next-{name}")
-        if name in _MODE_ARG:
+        if name == "renameat2":
+            prog.add(_LD_ABS_W, _arg_low(4))
+            prog.add(_JSET, _RENAME_WHITEOUT, deny, allow)
+        elif name in _MODE_ARG:
             prog.add(_LD_ABS_W, _arg_low(_MODE_ARG[name]))
             prog.add(_JSET, _SUID_SGID, deny, 0)
             if name in ("mknod", "mknodat"):

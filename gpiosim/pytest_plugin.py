@@ -18,6 +18,7 @@ from gpiocore._context import set_session_backend, use_backend
 from gpiocore._errors import BackendNotFoundError, GpioError
 from gpiocore.backends._base import Backend, Harness
 from gpiocore.backends._registry import available_backends, load_backend
+from gpiosim._atomicwrite import trusted_folder
 from gpiosim._rig import Rig, Signal, Transition
 from gpiosim._runner import AppRunner
 from gpiosim._timing import BackendTime, default_scale
@@ -314,8 +315,9 @@ def _trace_folder(config: pytest.Config) -> tuple[Path, Path] | str:
     elif not os.access(probe, os.W_OK | os.X_OK):
         problem = f"{probe} is not writable"
     if problem is None:
-        # Below the rootdir, no folder on the way may be a link (a guest can plant one).
-        return folder, root if folder.is_relative_to(root) else folder
+        # Below the outermost project on the way (the guest's share), no folder may be
+        # a link: a guest can plant one. The rootdir may be a subfolder of that project.
+        return folder, trusted_folder(folder, root if folder.is_relative_to(root) else None)
     if option is not None:
         raise pytest.UsageError(
             f"--gpio-trace-dir={option}: {problem}: pass a folder you can write"

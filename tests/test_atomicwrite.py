@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,24 @@ def test_a_fifo_or_folder_at_the_file_is_refused_not_replaced(tmp_path):
 def test_the_trusted_folder_must_hold_the_file(tmp_path):
     with pytest.raises(InvalidSettingError, match=r"/a.vcd is not inside the trusted folder .*/b"):
         write_file_atomic(tmp_path / "a.vcd", "x", trusted=tmp_path / "b")
+
+
+def test_a_path_spelled_through_a_link_to_the_project_is_still_checked(tmp_path: Path) -> None:
+    """The outermost project on the path is trusted, however the path is spelled: a
+    link planted inside it is refused even when the project is reached through an alias."""
+    from gpiosim._atomicwrite import trusted_folder
+
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project / "results").symlink_to(outside)
+    (tmp_path / "alias").symlink_to(project)
+    (project / "sub").mkdir()
+    (project / "sub" / "pyproject.toml").touch()  # a nested project is not the top
+    assert trusted_folder(project / "sub") == project
+    assert trusted_folder(tmp_path / "alias" / "results") == tmp_path / "alias"
+    for spelled in (project, tmp_path / "alias"):
+        with pytest.raises(UnsafePathError, match="is a symbolic link"):
+            write_file_atomic(spelled / "results" / "c.json", "x")
+    assert list(outside.iterdir()) == []

@@ -1530,7 +1530,7 @@ def cli() -> Iterator[Callable[[list[str]], tuple[int | None, str]]]:
     patches = [
         (_guest, "ensure_kernel", refuse("kernel build")),
         (_guest, "_boot", refuse("guest boot")),
-        (_demo, "run_demo", lambda **kw: calls.append("demo") or 0),
+        (_demo, "run_demo", lambda *a, **kw: calls.append("demo") or 0),
     ]
     with contextlib.suppress(ImportError):
         from gpiosim import _bench
@@ -1611,8 +1611,8 @@ def test_guest_command_lines_never_boot(cli, argv):
         (
             ["guest", "--project-dir", "/", "--", "true"],
             2,
-            "guest: cannot share '/' read-write with the guest: it is a system folder; pick "
-            "the project's own folder with --project-dir DIR",
+            "guest: cannot share '/' read-write with the guest: it is a folder that holds your "
+            "home",
         ),
         (["guest", "--project-dir", "/no/such/dir", "--", "true"], 2, "does not exist"),
         # --rebuild builds before run() checks: the CLI checks first.

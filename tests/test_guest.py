@@ -517,9 +517,19 @@ def test_the_writable_share_is_a_project_and_never_home_or_system(
         _writable_project(None, str(home))
     with pytest.raises(InvalidSettingError, match="it is your home folder; .*--project-dir"):
         _writable_project(home, str(home))
-    for system in ("/", "/usr", "/etc", "/home", "/tmp"):
+    for system in ("/usr", "/etc", "/usr/lib", "/etc/cron.d", "/var/lib", "/usr/src", "/srv"):
         with pytest.raises(InvalidSettingError, match="it is a system folder; .*--project-dir"):
             _writable_project(system, str(home))
+    for above_home in ("/", str(tmp_path), str(home / "..")):
+        with pytest.raises(InvalidSettingError, match="it is a folder that holds your home"):
+            _writable_project(above_home, str(home))
+    cache = home / "code" / "lib" / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    with pytest.raises(InvalidSettingError, match="holds gpiorig's cache .*whose kernels"):
+        _writable_project(home / "code" / "lib", "/")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    # A relative folder is the command's folder's, not this process's.
+    assert _writable_project("lib", str(home / "code")) == str(home / "code" / "lib")
     assert _writable_project(home / "code" / "lib", "/") == str(home / "code" / "lib")
     # Before booting: run() refuses it the same way, and the CLI says so with status 2.
     with pytest.raises(InvalidSettingError, match="is in no project"):

@@ -42,6 +42,15 @@ attempt("mknod char", lambda: os.mknod(d + "/null", 0o666 | 0o020000, os.makedev
 attempt("mknod block", lambda: os.mknod(d + "/sda", 0o666 | 0o060000, os.makedev(8, 0)))
 attempt("mkfifo", lambda: os.mkfifo(d + "/fifo"))
 attempt("setxattr", lambda: os.setxattr(d + "/f", "user.x", b"1"))
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def renameat2(flags, name):
+    open(d + "/" + name, "w").close()
+    old, new = (d + "/" + name).encode(), (d + "/" + name + "2").encode()
+    if libc.renameat2(-100, old, -100, new, flags) != 0:
+        raise OSError(ctypes.get_errno(), "renameat2")
+attempt("rename whiteout", lambda: renameat2(4, "w"))
+attempt("rename plain", lambda: renameat2(0, "r"))
 """
 
 EXPECTED = {
@@ -60,6 +69,8 @@ EXPECTED = {
     "mknod block": "refused 1",
     "mkfifo": "allowed",
     "setxattr": "refused 1",
+    "rename whiteout": "refused 1",
+    "rename plain": "allowed",
 }
 
 
