@@ -4,6 +4,9 @@ The Quick2Wire-style API has a global ``pins`` object, so the process needs one 
 of "the current backend". It lives in this one holder object (not scattered module
 globals), chosen lazily on first use:
 
+0. in a program that an app runner runs in a thread, the runner's backend (the
+   program's own :func:`use_backend` then changes only its thread's, as it would only
+   change its own process's);
 1. what :func:`use_backend` set (a plain call, or for a ``with`` block);
 2. the pytest plugin's ``--backend`` for the whole session (:func:`set_session_backend`);
 3. ``GPIOCORE_BACKEND``;
@@ -22,7 +25,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Final, final
@@ -35,6 +38,7 @@ __all__ = [
     "DEFAULT_BACKEND_NAME",
     "ENV_VAR",
     "ROOT",
+    "backend_for_this_thread",
     "check_backend",
     "current_backend",
     "detect_backend",
@@ -99,8 +103,17 @@ class _CurrentBackend:
         self._owned = False  # made here (not handed in): closed when the session ends
         self._session_name: str | None = None
         self._warned = False
+        # A backend for one thread only (a program an app runner runs in a thread).
+        self._thread = threading.local()
+
+    def _thread_backend(self) -> Backend | None:
+        backend: Backend | None = getattr(self._thread, "backend", None)
+        return backend
 
     def get(self) -> Backend:
+        pinned = self._thread_backend()
+        if pinned is not None:
+            return pinned
         with self._lock:
             if self._backend is None:
                 self._backend = load_backend(self._choose())
@@ -137,6 +150,12 @@ class _CurrentBackend:
             if isinstance(backend, str)
             else check_backend(backend, "use_backend()")
         )
+        if self._thread_backend() is not None:
+            # In a program run in a thread: its choice is its thread's, as a
+            # subprocess's would be its process's.
+            saved = (self._thread_backend(), self._thread.owned)
+            self._thread.backend, self._thread.owned = chosen, made
+            return _BackendChoice(self, chosen, saved, made, this_thread=True)
         with self._lock:
             saved = (self._backend, self._owned)
             # One made from a name by a plain call is the holder's to close (when a
@@ -144,9 +163,27 @@ class _CurrentBackend:
             self._backend, self._owned = chosen, made
         return _BackendChoice(self, chosen, saved, made)
 
-    def _restore(self, saved: tuple[Backend | None, bool]) -> None:
+    def _restore(self, saved: tuple[Backend | None, bool], this_thread: bool = False) -> None:
+        if this_thread:
+            self._thread.backend, self._thread.owned = saved
+            return
         with self._lock:
             self._backend, self._owned = saved
+
+    @contextlib.contextmanager
+    def for_this_thread(self, backend: Backend) -> Iterator[Backend]:
+        """Make ``backend`` the current one in the calling thread only, for a block."""
+        saved = (self._thread_backend(), getattr(self._thread, "owned", False))
+        self._thread.backend = check_backend(backend, "backend_for_this_thread()")
+        self._thread.owned = False
+        try:
+            yield backend
+        finally:
+            # One the thread made from a name by a plain use_backend() call is closed.
+            made = self._thread.backend if self._thread.owned else None
+            self._thread.backend, self._thread.owned = saved
+            if made is not None:
+                made.close()
 
     def set_session(self, name: str | None) -> Callable[[], None]:
         with self._lock:
@@ -173,11 +210,14 @@ class _BackendChoice(contextlib.AbstractContextManager[Backend]):
         chosen: Backend,
         saved: tuple[Backend | None, bool],
         made: bool,
+        *,
+        this_thread: bool = False,
     ) -> None:
         self._holder = holder
         self._chosen = chosen
         self._saved = saved
         self._made = made
+        self._this_thread = this_thread
 
     def __repr__(self) -> str:
         return f"<use_backend {self._chosen!r}>"
@@ -191,7 +231,7 @@ class _BackendChoice(contextlib.AbstractContextManager[Backend]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._holder._restore(self._saved)
+        self._holder._restore(self._saved, self._this_thread)
         if self._made:
             self._chosen.close()
 
@@ -227,7 +267,8 @@ def check_backend(value: object, where: str) -> Backend:
 def current_backend() -> Backend:
     """Return the backend that ``pins``, ``Selector()`` and ``Timer()`` use by default.
 
-    Chosen on first use: :func:`use_backend`, else pytest's ``--backend`` in a test
+    In a program an app runner runs in a thread, the runner's backend. Otherwise
+    chosen on first use: :func:`use_backend`, else pytest's ``--backend`` in a test
     session, else ``GPIOCORE_BACKEND``, else the hardware that is here (``pi`` on a
     Raspberry Pi, ``cdev`` where there is a GPIO character device), else the ``fake``
     with a one-time :class:`~gpiocore.FakeBackendWarning`.
@@ -247,6 +288,16 @@ def use_backend(backend: Backend | str) -> contextlib.AbstractContextManager[Bac
         ...     pin = pins.pin(0)
     """
     return _current.use(backend)
+
+
+def backend_for_this_thread(backend: Backend) -> contextlib.AbstractContextManager[Backend]:
+    """Make ``backend`` the current one in the calling thread only, for a ``with`` block.
+
+    For a program run in a thread of a test process (``AppRunner``): it must see its
+    runner's backend, whatever the rest of the process uses. Threads the program
+    starts see the process's current backend.
+    """
+    return _current.for_this_thread(backend)
 
 
 def set_session_backend(name: str | None) -> Callable[[], None]:

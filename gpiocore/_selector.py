@@ -126,7 +126,10 @@ class Selector:
     source, by default the source itself; None after a timeout) and :attr:`events`.
 
     Args:
-        size_hint: a hint of how many sources will be added (epoll's sizehint).
+        size_hint: a hint of how many sources will be added (epoll's sizehint, as
+            Quick2Wire's ``Selector(1)`` passed it; -1 or 0: no hint). It never limits
+            how many sources may be added, and it is not a timeout: that goes to
+            :meth:`wait`.
         clock: the clock to wait on; default: the current backend's.
         backend: take the clock from this backend instead of the current one.
     """
@@ -140,7 +143,9 @@ class Selector:
     ) -> None:
         if isinstance(size_hint, bool) or not isinstance(size_hint, int) or size_hint < -1:
             raise InvalidSettingError(
-                f"size_hint must be a number of sources (or -1 for no hint), not {size_hint!r}"
+                f"size_hint must be a number of sources (or -1 for no hint), not {size_hint!r}: "
+                "Selector's argument is epoll's size hint, as in Quick2Wire's Selector(1); "
+                "a timeout goes to wait(timeout=...)"
             )
         self._clock = _clock_of(clock, backend, "Selector")
         self._poller: Poller | None = None
@@ -333,6 +338,9 @@ class Timer:
     """A one-shot or repeating timer whose fd becomes readable when it expires.
 
     A timerfd on CLOCK_MONOTONIC on real backends; virtual time on the fake backend.
+    In a :class:`Selector`, an expiry is taken off the fd when the selector reports
+    it (and kept for :meth:`wait`), so a loop that never calls ``wait()`` goes idle
+    instead of spinning, as the post's program expects.
 
     Args:
         offset: seconds (or a ``timedelta``) from ``start()`` to the first expiry.

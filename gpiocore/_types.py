@@ -44,7 +44,11 @@ class Direction(enum.Enum):
 
 
 class Edge(enum.Enum):
-    """Which edges of an input raise an event (Quick2Wire called this ``interrupt``)."""
+    """Which edges of an input raise an event (Quick2Wire called this ``interrupt``).
+
+    ``RISING`` and ``FALLING`` compare equal to (and hash like) the :class:`EdgeType`
+    an event reports, so ``event.type == Rising`` is True for a rising edge.
+    """
 
     NONE = "none"
     """No edge detection: the pin's fd never becomes readable."""
@@ -55,14 +59,43 @@ class Edge(enum.Enum):
     BOTH = "both"
     """Either transition."""
 
+    # Rising (the setting) and EdgeType.RISING (what an event reports) name one thing:
+    # ``event.type == Rising`` must not be silently False. Equal members hash alike
+    # (both hash their name), so either one finds the other in a dict or a set.
+    def __eq__(self, other: object) -> bool:
+        """Equal to itself and to the :class:`EdgeType` of the same name."""
+        if isinstance(other, Edge | EdgeType):
+            return self.name == other.name
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        """The hash of the name, as :class:`EdgeType` hashes: equal members hash alike."""
+        return hash(self.name)
+
 
 class EdgeType(enum.Enum):
-    """The kind of one detected edge, in logical terms (active-low swaps them)."""
+    """The kind of one detected edge, in logical terms (active-low swaps them).
+
+    Each compares equal to (and hashes like) the :class:`Edge` setting of the same
+    name, so ``event.type == Rising`` reads as it should; ``Both`` and ``NONE`` equal
+    no edge type. ``is`` still tells the two classes apart: compare with ``==``, or
+    use :attr:`EdgeEvent.rising`.
+    """
 
     RISING = "rising"
     """The logical value went from 0 to 1."""
     FALLING = "falling"
     """The logical value went from 1 to 0."""
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to itself and to the :class:`Edge` setting of the same name."""
+        if isinstance(other, Edge | EdgeType):
+            return self.name == other.name
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        """The hash of the name, as :class:`Edge` hashes: equal members hash alike."""
+        return hash(self.name)
 
 
 class Bias(enum.Enum):

@@ -887,9 +887,10 @@ def measure_state_machine(
 
     signals = [Signal("button", "GPIO17", "input"), Signal("led", "GPIO18", "output")]
     with use_backend(backend), Rig(backend, signals, scale=default_scale()) as rig:
-        offset = rig.time.s(0.5)
-        tolerance = 0.0 if backend.clock.virtual else rig.time.s(0.05)
-        with AppRunner(APP, [str(offset)], backend=backend) as app:
+        # Test seconds for the rig and the machine; the program gets them scaled.
+        offset = 0.5
+        tolerance = 0.0 if backend.clock.virtual else 0.05
+        with AppRunner(APP, [str(rig.program_seconds(offset))], backend=backend) as app:
             app.wait_ready(rig.lines())
             machine = timed_led_machine(rig, offset=offset, tolerance=tolerance)
             count = 0

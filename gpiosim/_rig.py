@@ -11,6 +11,26 @@ line work; the rig adds names, polarity, timing and the record:
   background poller (gpio-sim has no events on its simulator side), so recorded
   output times carry up to one poll period of error;
 * pi (its own issue): stimulus and probe lines wired to the device under test.
+
+**Durations, one rule.** Everything a test gives the rig or reads from it is in *test
+seconds*: ``pulse``, ``bounce``, ``play``, ``sleep``, ``wait_for`` take them, and
+``transitions()``, ``elapsed_ns()``, marks and traces report them. On a real-time
+backend the rig stretches them by its ``scale`` (4 in the guest) as it waits, and
+divides what it measures by the same factor, so a test reads the same on every backend.
+The one thing outside the rule is the program under test, which runs on the backend's
+own clock: hand it a duration through :meth:`Rig.program_seconds` (``rig.time.s`` is
+the same helper, also on the ``gpio_time`` fixture).
+
+**What the rig drives holds.** An input the rig drove keeps that level when the program
+requests, reconfigures or releases the line, as a real switch to ground overrides a
+pull-up: gpio-sim (and the fake, which models it) moves the line's pull to a request's
+bias, so the rig drives it again as soon as the harness reports the request. The
+program may see one edge back to the rig's level just after its request.
+
+**Marks.** ``rig.mark()`` starts a new section of the record (an example of a generated
+test); ``transitions(since=mark)`` is that section. The rig marks ``"program ready"``
+itself when the program has requested every line of the rig's signals, so a failing
+test's trace starts there, not at the program's start-up.
 """
 
 from __future__ import annotations
@@ -18,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Literal, final
 
 from gpiocore._context import check_backend
@@ -31,7 +51,7 @@ from gpiosim._timing import BackendTime
 if TYPE_CHECKING:
     from gpiosim.strategies import Step
 
-__all__ = ["Rig", "Signal", "Transition"]
+__all__ = ["Mark", "Rig", "Signal", "Transition"]
 
 Role = Literal["input", "output"]
 Source = Literal["drive", "observe"]
@@ -91,7 +111,8 @@ class Transition:
     """One recorded change of a signal's logical level."""
 
     t_ns: int
-    """Time since the rig started, on the backend's clock."""
+    """Time since the rig started, in test nanoseconds (the backend's divided by the
+    rig's scale on real time; exact on the fake)."""
     signal: str
     level: bool
     """The signal's logical level after the change (polarity applied)."""
@@ -100,7 +121,26 @@ class Transition:
 
     @property
     def t(self) -> float:
-        """The time in seconds."""
+        """The time in test seconds."""
+        return self.t_ns / 1e9
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Mark:
+    """Where a section of a rig's record begins (see :meth:`Rig.mark`)."""
+
+    t_ns: int
+    """When, in test nanoseconds since the rig started."""
+    label: str
+    """What begins here (``"program ready"``, ``"example 3"``)."""
+    levels: Mapping[str, bool]
+    """Each signal's logical level at the mark."""
+    index: int
+    """How many transitions were recorded before it."""
+
+    @property
+    def t(self) -> float:
+        """The time in test seconds."""
         return self.t_ns / 1e9
 
 
@@ -111,7 +151,8 @@ class Rig:
     Args:
         backend: the backend whose harness and clock to use.
         signals: the program's signals.
-        scale: duration multiplier on real-time backends (see :class:`BackendTime`).
+        scale: how much longer a test second lasts on a real-time backend (see the
+            module's rule for durations and :class:`BackendTime`); 1 on the fake.
         poll_interval: real seconds between samples of outputs where the harness
             cannot report changes itself (sim).
 
@@ -172,7 +213,11 @@ class Rig:
         self._poller: threading.Thread | None = None
         self._stop = threading.Event()
         self._listening = False
+        self._watching = False
         self._started = False
+        self._held: dict[str, bool] = {}  # the physical level the rig drives on each input
+        self._marks: list[Mark] = []
+        self._all_requested = False
 
     def __repr__(self) -> str:
         return f"<Rig on {self.backend.name} signals={list(self.signals)}>"
@@ -203,6 +248,11 @@ class Rig:
         elif any(s.role == "output" for s in self.signals.values()):
             self._poller = threading.Thread(target=self._poll, name="rig-poller", daemon=True)
             self._poller.start()
+        watch = getattr(self.harness, "add_request_listener", None)
+        if watch is not None:
+            watch(self._on_request)
+            self._watching = True
+            self._all_requested = self._lines_requested()
         return self
 
     def close(self) -> None:
@@ -210,6 +260,9 @@ class Rig:
         if not self._started:
             return
         self._started = False
+        if self._watching:
+            self.harness.remove_request_listener(self._on_request)  # type: ignore[attr-defined]
+            self._watching = False
         if self._listening:
             self.harness.remove_listener(self._on_change)  # type: ignore[attr-defined]
             self._listening = False
@@ -251,12 +304,33 @@ class Rig:
     def _read(self, name: str) -> bool:
         return self.harness.level(*self._where[name]) ^ self.signals[name].active_low
 
+    def _test_ns(self, backend_ns: int) -> int:
+        scale = self.time.scale
+        return backend_ns if scale == 1 else round(backend_ns / scale)
+
     def _now(self) -> int:
-        return self.backend.clock.monotonic_ns() - self._t0
+        return self._test_ns(self.backend.clock.monotonic_ns() - self._t0)
 
     def elapsed_ns(self) -> int:
-        """Time since the rig started, on the backend's clock (the record's time base)."""
+        """Test nanoseconds since the rig started (the record's time base)."""
         return self._now()
+
+    def elapsed(self) -> float:
+        """Test seconds since the rig started (the record's time base)."""
+        return self._now() / 1e9
+
+    def program_seconds(self, seconds: float) -> float:
+        """A duration in test seconds as the program under test must be given it.
+
+        The program runs on the backend's clock: on a real-time backend this is
+        ``seconds`` times the rig's scale (a 0.5 s timer is 2 s in the guest), on the
+        fake it is ``seconds``. Everything else the rig takes and reports is in test
+        seconds already. The same as ``rig.time.s(seconds)``.
+
+        Example:
+            >>> app_runner(APP, ["--chime", str(rig.program_seconds(0.3))])  # doctest: +SKIP
+        """
+        return self.time.s(seconds)
 
     def _record(self, name: str, level: bool, source: Source, t_ns: int | None = None) -> None:
         with self._lock:
@@ -289,7 +363,35 @@ class Rig:
         if name is not None:
             source: Source = "drive" if name == self._driving else "observe"
             logical = level ^ self.signals[name].active_low
-            self._record(name, logical, source, timestamp_ns - self._t0)
+            self._record(name, logical, source, self._test_ns(timestamp_ns - self._t0))
+
+    def _on_request(self, chip: str, offset: int) -> None:
+        """A line was requested, reconfigured or released: its pull may have moved to the
+        program's bias. Drive what the rig holds again, as a real driver would have held
+        it; mark when the program has taken every line of the rig."""
+        name = self._by_line.get((chip, offset))
+        if name is None:
+            return
+        where = self._where[name]
+        level = self._held.get(name)
+        # Another thread (a test's drive()) may change the held level meanwhile: drive
+        # until what was driven last is what is held (drive() stores before it writes).
+        while level is not None:
+            self.harness.drive(*where, level)
+            again = self._held.get(name)
+            if again == level:
+                break
+            level = again
+        requested = self._lines_requested()
+        if requested and not self._all_requested:
+            self.mark("program ready")
+        self._all_requested = requested
+
+    def _lines_requested(self) -> bool:
+        try:
+            return all(self.harness.requested(*where) for where in self._where.values())
+        except Exception:  # the chip went away at teardown
+            return False
 
     def _poll(self) -> None:
         outputs = [n for n, s in self.signals.items() if s.role == "output"]
@@ -316,8 +418,10 @@ class Rig:
             )
         self._driving = name
         t_ns = self._now()  # before the write: the program may react before it returns
+        physical = high ^ sig.active_low
+        self._held[name] = physical  # before the write: see _on_request
         try:
-            self.harness.drive(*self._where[name], high ^ sig.active_low)
+            self.harness.drive(*self._where[name], physical)
         finally:
             self._driving = None
         self._record(name, high, "drive", t_ns)
@@ -331,14 +435,15 @@ class Rig:
         self.drive(name, False)
 
     def pulse(self, name: str, width: float, *, level: bool = True) -> None:
-        """Hold an input at ``level`` for ``width`` seconds, then return it."""
+        """Hold an input at ``level`` for ``width`` test seconds, then return it."""
         level = check_level(level, f"rig.pulse({name!r})")
         self.drive(name, level)
         self.time.sleep(width)
         self.drive(name, not level)
 
     def bounce(self, name: str, level: bool, *, toggles: int = 5, gap: float = 0.001) -> None:
-        """A contact-bounce burst: ``toggles`` quick changes ending at ``level``."""
+        """A contact-bounce burst: ``toggles`` quick changes ``gap`` test seconds apart,
+        ending at ``level``."""
         level = check_level(level, f"rig.bounce({name!r})")
         if isinstance(toggles, bool) or not isinstance(toggles, int) or toggles < 1:
             raise InvalidSettingError(
@@ -380,7 +485,7 @@ class Rig:
                 raise InvalidSettingError(f"unknown step kind {step.kind!r}")
 
     def sleep(self, seconds: float) -> None:
-        """Let ``seconds`` pass on the backend's clock (scaled on real-time backends)."""
+        """Let ``seconds`` test seconds pass (``seconds`` times the scale on real time)."""
         self.time.sleep(seconds)
 
     def settle(self) -> None:
@@ -397,32 +502,90 @@ class Rig:
         return self._read(name)
 
     def wait_for(self, name: str, level: bool, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds (backend time, scaled) for a signal's level."""
+        """Wait up to ``timeout`` test seconds for a signal's level; True once it has it."""
         wanted = check_level(level, f"rig.wait_for({name!r})")
         return self.time.wait_for(lambda: self.level(name) is wanted, timeout)
 
     # -- the record ---------------------------------------------------------------
-    def transitions(self, signal: str | None = None) -> list[Transition]:
-        """Every transition recorded so far, oldest first (optionally of one signal)."""
-        if signal is not None:
-            self._signal(signal)  # a misspelt name must not read as "no transitions"
+    def mark(self, label: str = "mark") -> Mark:
+        """Begin a new section of the record, e.g. at the start of each generated example.
+
+        ``transitions(since=mark)`` is the section; a failing test's trace shows only
+        the section of the last mark (the rig marks ``"program ready"`` itself).
+
+        Raises:
+            InvalidSettingError: ``label`` is not a string.
+        """
+        if not isinstance(label, str):
+            raise InvalidSettingError(f"a mark's label must be a string, not {label!r}")
+        self._sample_outputs()
+        now = self._now()  # outside the lock: a listener takes the clock's lock, then ours
+        with self._lock:
+            levels = {name: self._last.get(name, False) for name in self.signals}
+            made = Mark(now, label, MappingProxyType(levels), len(self._transitions))
+            self._marks.append(made)
+        return made
+
+    @property
+    def last_mark(self) -> Mark | None:
+        """The latest mark, or None before the first."""
+        with self._lock:
+            return self._marks[-1] if self._marks else None
+
+    def marks(self) -> list[Mark]:
+        """Every mark, oldest first."""
+        with self._lock:
+            return list(self._marks)
+
+    def _sample_outputs(self) -> None:
         if self._poller is not None:
             for name, sig in self.signals.items():
                 if sig.role == "output":
                     self._sample(name)
+
+    def transitions(
+        self, signal: str | None = None, *, since: Mark | None = None
+    ) -> list[Transition]:
+        """Every transition recorded so far, oldest first.
+
+        Args:
+            signal: only this signal's.
+            since: only those recorded after this mark of this rig.
+
+        Raises:
+            InvalidSettingError: no such signal, or ``since`` is not a mark of this rig.
+        """
+        if signal is not None:
+            self._signal(signal)  # a misspelt name must not read as "no transitions"
+        start = self._check_mark(since)
+        self._sample_outputs()
         with self._lock:
-            items = sorted(self._transitions, key=lambda tr: tr.t_ns)
+            items = sorted(self._transitions[start:], key=lambda tr: tr.t_ns)
         return [tr for tr in items if signal is None or tr.signal == signal]
 
-    def initial_levels(self) -> dict[str, bool]:
-        """Each signal's level when recording started."""
+    def _check_mark(self, since: Mark | None) -> int:
+        if since is None:
+            return 0
+        with self._lock:
+            known = any(m is since for m in self._marks)
+        if not known:
+            raise InvalidSettingError(
+                f"since must be a mark of this rig, not {since!r}: use the value of rig.mark()"
+            )
+        return since.index
+
+    def initial_levels(self, *, since: Mark | None = None) -> dict[str, bool]:
+        """Each signal's level when recording started (or at the mark ``since``)."""
+        if since is not None:
+            self._check_mark(since)
+            return dict(since.levels)
         first: dict[str, bool] = {}
         for tr in self.transitions():
             first.setdefault(tr.signal, not tr.level)
         return {name: first.get(name, self._last.get(name, False)) for name in self.signals}
 
     def waveform(self, signal: str) -> list[tuple[float, bool]]:
-        """``(t, level)`` pairs of one signal's transitions, in seconds."""
+        """``(t, level)`` pairs of one signal's transitions, in test seconds."""
         return [(tr.t, tr.level) for tr in self.transitions(signal)]
 
 

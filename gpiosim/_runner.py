@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Literal, final
 
 from gpiocore._clock import VirtualClock
-from gpiocore._context import check_backend, current_backend
+from gpiocore._context import backend_for_this_thread, check_backend, current_backend
 from gpiocore._errors import GpioError
 from gpiocore.backends._base import Backend
 
@@ -50,7 +50,9 @@ class AppRunner:
         mode: ``"thread"`` (in this process; the fake backend) or ``"subprocess"``.
             Default: thread when the backend's clock is virtual, else subprocess.
         backend: the backend the program should use (default: the current one). A
-            subprocess reaches it through the backend's ``export_env()``.
+            thread sees it as its current backend (only that thread: see
+            :func:`gpiocore._context.backend_for_this_thread`); a subprocess reaches it
+            through the backend's ``export_env()``.
         env: extra environment variables for a subprocess.
         stop_timeout: real seconds to wait for the program to stop.
     """
@@ -131,7 +133,8 @@ class AppRunner:
         self._saved_argv = sys.argv
         sys.argv = [str(self.path), *self.args]
 
-        clock = self.backend.clock
+        backend = self.backend
+        clock = backend.clock
         watch = clock if isinstance(clock, VirtualClock) else None
 
         def target() -> None:
@@ -139,7 +142,10 @@ class AppRunner:
                 # settle() then waits for this program wherever it waits (even raw epoll).
                 watch.watch_thread()
             try:
-                runpy.run_path(str(self.path), run_name="__main__")
+                # The program's pins, selectors and timers use this runner's backend,
+                # whatever backend the rest of the process (the test) has made current.
+                with backend_for_this_thread(backend):
+                    runpy.run_path(str(self.path), run_name="__main__")
             except AppStopped:
                 pass
             except SystemExit as exc:

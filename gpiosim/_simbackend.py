@@ -10,7 +10,11 @@ backend uses that chip and leaves it alone when it closes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, final
 
@@ -31,6 +35,9 @@ ENV_BACKEND: Final = ENV_VAR
 PI_HEADER_LINES: Final = 28
 DEFAULT_LABEL: Final = "gpiorig-sim"
 
+#: Called as ``listener(chip, offset)`` after a line is requested, reconfigured or released.
+RequestListener = Callable[[str, int], None]
+
 
 @final
 class SimHarness:
@@ -38,11 +45,16 @@ class SimHarness:
 
     A pull acts like an external resistor: an input reads it, an output ignores it until
     released, and a request with a bias overrides it (the kernel models both on the same
-    line state).
+    line state). Request listeners hear of every request, reconfiguration and release
+    (the kernel's line-info events), so a rig can re-apply what it drives.
     """
 
     def __init__(self, backend: SimBackend) -> None:
         self._backend = backend
+        self._lock = threading.Lock()
+        self._request_listeners: list[RequestListener] = []
+        self._watcher: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None
 
     def drive(self, chip: str, offset: int, level: bool) -> None:
         """Pull line ``offset`` of ``chip`` up (True) or down (False).
@@ -81,6 +93,81 @@ class SimHarness:
         sim = self._backend._sim_for(chip)
         info = self._backend._backend().line_info(sim.chip_name, offset)
         return (info.consumer or "") if info.used else None
+
+    def add_request_listener(self, listener: RequestListener) -> None:
+        """Call ``listener(chip, offset)`` after a line of the chip is requested,
+        reconfigured or released (by any process), from a watcher thread.
+
+        The kernel reports these as line-info events on the chip; a request with a bias
+        has by then moved the line's pull. The first listener starts the watcher.
+
+        Raises:
+            ClosedError: the backend is closed.
+            SimChipError: the chip cannot be made here.
+        """
+        sim = self._backend.sim_chip
+        with self._lock:
+            self._request_listeners.append(listener)
+            if self._watcher is not None:
+                return
+            import gpiod
+
+            chip = gpiod.Chip(sim.dev_path)
+            try:
+                for offset in range(chip.get_info().num_lines):
+                    chip.watch_line_info(offset)
+            except BaseException:
+                chip.close()
+                raise
+            self._wake = os.pipe()
+            self._watcher = threading.Thread(
+                target=self._watch,
+                args=(chip, sim.chip_name, self._wake[0]),
+                name="sim-request-watcher",
+                daemon=True,
+            )
+            self._watcher.start()
+
+    def remove_request_listener(self, listener: RequestListener) -> None:
+        """Stop calling ``listener``; the last one removed stops the watcher."""
+        with self._lock:
+            self._request_listeners.remove(listener)
+            if self._request_listeners:
+                return
+        self.stop_watching()
+
+    def stop_watching(self) -> None:
+        """Stop the watcher thread and forget every listener; safe to call twice."""
+        with self._lock:
+            self._request_listeners.clear()
+            watcher, self._watcher = self._watcher, None
+            wake, self._wake = self._wake, None
+        if watcher is None or wake is None:
+            return
+        os.write(wake[1], b"x")
+        watcher.join()
+        for fd in wake:
+            os.close(fd)
+
+    def _watch(self, chip: object, chip_name: str, wake_fd: int) -> None:
+        import gpiod
+
+        assert isinstance(chip, gpiod.Chip)
+        try:
+            while True:
+                ready, _, _ = select.select([chip.fd, wake_fd], [], [])
+                if wake_fd in ready:
+                    return
+                event = chip.read_info_event()
+                with self._lock:
+                    listeners = list(self._request_listeners)
+                for listener in listeners:
+                    with contextlib.suppress(Exception):  # a chip gone at teardown
+                        listener(chip_name, event.line_info.offset)
+        except OSError:  # the chip went away
+            return
+        finally:
+            chip.close()
 
 
 @final
@@ -223,6 +310,7 @@ class SimBackend:
 
     def close(self) -> None:
         """Release open lines, then tear the chip down unless attached; safe twice."""
+        self._harness.stop_watching()
         self._closed = True
         cdev, self._cdev = self._cdev, None
         if cdev is not None:

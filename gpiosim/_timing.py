@@ -4,6 +4,10 @@ On the fake backend ``sleep`` advances the virtual clock (firing timers in order
 letting the program react after each), and ``wait_for`` jumps from deadline to
 deadline; on real backends both use the wall clock, with ``scale`` stretching the
 durations a test asks for so that a slow machine (a TCG guest) keeps their order.
+
+The rule for durations (the rig's too): a test speaks *test seconds*; ``sleep`` and
+``wait_for`` take them and stretch them by ``scale`` on real time. The program under
+test runs on the backend's clock: give it a duration as ``s(seconds)``.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ class BackendTime:
 
     Args:
         backend: the backend whose clock to follow.
-        scale: multiplier applied to durations on real-time backends (1 on the fake).
+        scale: how much longer a test second lasts on a real-time backend (1 on the fake).
     """
 
     def __init__(self, backend: Backend, *, scale: float = 1.0) -> None:
@@ -82,7 +86,8 @@ class BackendTime:
         return self.backend.clock.monotonic_ns() / 1e9
 
     def s(self, seconds: float) -> float:
-        """A duration as this backend should use it (scaled on real-time backends)."""
+        """A duration in test seconds as the program under test must be given it: times
+        ``scale`` on a real-time backend, unchanged on the fake."""
         return seconds * self.scale
 
     def settle(self) -> None:
@@ -94,7 +99,7 @@ class BackendTime:
             time.sleep(self.s(0.01))
 
     def sleep(self, seconds: float) -> None:
-        """Let ``seconds`` (scaled) pass on the backend's clock."""
+        """Let ``seconds`` test seconds pass (times ``scale`` on a real-time backend)."""
         to_ns(seconds, "seconds")  # the same check (and message) on every backend
         if self.virtual is not None:
             self.virtual.advance(seconds)
@@ -102,7 +107,7 @@ class BackendTime:
             time.sleep(self.s(seconds))
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds (scaled) of backend time for ``predicate()``.
+        """Wait up to ``timeout`` test seconds for ``predicate()``.
 
         Returns:
             True as soon as it holds, False at the timeout.

@@ -38,19 +38,34 @@ def timing_diagram(
     *,
     width: int = 72,
     end_ns: int | None = None,
+    start_ns: int = 0,
 ) -> str:
     """Render transitions as one text row per signal, then the list of events.
 
     Args:
-        transitions: the record, oldest first.
-        initial: each signal's level at time 0 (its order is the row order).
+        transitions: the record, oldest first (``rig.transitions(since=mark)``).
+        initial: each signal's level at ``start_ns`` (its order is the row order):
+            ``rig.initial_levels(since=mark)``.
         width: columns of the waveform.
-        end_ns: where the time axis ends (default: just after the last transition).
+        end_ns: where the time axis ends, counted from ``start_ns`` (default: just
+            after the last transition).
+        start_ns: the record's time that is 0 on the axis and in the list (a mark's
+            ``t_ns``); earlier transitions count as at 0.
 
     Returns:
         The diagram; every transition is also listed with its exact time.
     """
     _check_record(transitions, initial)
+    if isinstance(start_ns, bool) or not isinstance(start_ns, int) or start_ns < 0:
+        raise InvalidSettingError(
+            f"start_ns must be a time in the record (ns, 0 or more), not {start_ns!r}: "
+            "e.g. mark.t_ns"
+        )
+    if start_ns:
+        transitions = [
+            Transition(max(tr.t_ns - start_ns, 0), tr.signal, tr.level, tr.source)
+            for tr in transitions
+        ]
     names = list(initial)
     last = max((tr.t_ns for tr in transitions), default=0)
     end = max(end_ns or 0, last + max(last // 20, 1_000_000))

@@ -6,7 +6,10 @@ waits, some of them landing right at the timer's deadline; after each step the L
 compared with :class:`gpiosim.models.TimedLed`. On the fake backend the comparison is
 exact (virtual time); on real-time backends the LED may lag by ``tolerance``, and a
 press or a check that lands within ``tolerance`` of the deadline accepts either
-outcome. A failure shows the shrunk steps and the rig's timing diagram.
+outcome. A failure shows the shrunk steps and the rig's timing diagram of the failing
+example alone: each example starts with ``rig.mark()``, and the plugin's trace of a
+failing test shows only what follows the last mark. Every duration is in test seconds
+(see :mod:`gpiosim.rig`), like the rig's.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ def timed_led_machine(
 
     Args:
         rig: a started rig with the program's ``button`` (input) and ``led`` (output).
-        offset: the program's timer offset, in backend seconds (already scaled).
-        tolerance: how late the program may react on a real-time backend (0: exact).
+        offset: the program's timer offset in test seconds: the program was given
+            ``rig.program_seconds(offset)``.
+        tolerance: how late (test seconds) the program may react on a real-time
+            backend (0: exact).
         button: the input signal's name.
         led: the output signal's name.
         max_wait: the longest wait a step may take (default 1.5 offsets).
@@ -61,42 +66,41 @@ def timed_led_machine(
             f"max_wait must be a positive number of seconds, not {max_wait!r}"
         )
     exact = tolerance == 0.0
-    scale = rig.time.scale
-    near = max(tolerance * 2, 0.02) / scale
-    waits = timed_led_steps(offset / scale, near=near, max_wait=max_wait)
+    near = max(tolerance * 2, 0.02 / rig.time.scale)
+    waits = timed_led_steps(offset, near=near, max_wait=max_wait)
+    examples = 0
 
     class TimedLedMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
+            nonlocal examples
             super().__init__()
             rig.release(button)
             rig.settle()
             # Start from a dark LED: wait out the timer (a broken program may not
             # honour a second press), then try a press.
-            lag = 2 * tolerance / scale
-            if not rig.wait_for(led, False, offset / scale + lag):
+            lag = 2 * tolerance
+            if not rig.wait_for(led, False, offset + lag):
                 rig.press(button)
                 rig.settle()
                 rig.release(button)
                 rig.settle()
-                if not rig.wait_for(led, False, offset / scale + lag):
+                if not rig.wait_for(led, False, offset + lag):
                     raise AssertionError(
                         "cannot reset the program: its LED stays lit after its timer and a press"
                     )
-            self.t0 = rig.time.now()
-            self.start_ns = rig.elapsed_ns()
-            self.start_index = len(rig.transitions())
+            examples += 1
+            self.mark = rig.mark(f"example {examples}")
             self.model = TimedLed(offset, tolerance)
             self.log: list[str] = []
 
         def now(self) -> float:
-            return rig.time.now() - self.t0
+            return rig.elapsed() - self.mark.t
 
         def _fail(self, what: str) -> None:
-            since = self.start_ns
-            record = rig.transitions()[self.start_index :]
             diagram = timing_diagram(
-                [type(tr)(tr.t_ns - since, tr.signal, tr.level, tr.source) for tr in record],
-                {button: False, led: False},
+                rig.transitions(since=self.mark),
+                rig.initial_levels(since=self.mark),
+                start_ns=self.mark.t_ns,
             )
             steps = "\n".join(f"  {line}" for line in self.log)
             raise AssertionError(f"{what}\nsteps:\n{steps}\ntrace:\n{diagram}")
@@ -106,7 +110,7 @@ def timed_led_machine(
             if (either or self.model.ambiguous(t)) and not exact:
                 # Either outcome is right this close to the deadline: give the
                 # program its tolerance, then follow what it did.
-                rig.sleep(tolerance / scale)
+                rig.sleep(tolerance)
                 self.model.resync(self.now(), rig.level(led))
                 return
             expected = self.model.at(t)
@@ -114,7 +118,7 @@ def timed_led_machine(
                 rig.settle()
                 ok = rig.level(led) is expected
             else:
-                ok = rig.wait_for(led, expected, tolerance / scale)
+                ok = rig.wait_for(led, expected, tolerance)
                 if not ok and self.model.ambiguous(self.now()):
                     self.model.resync(self.now(), rig.level(led))
                     return

@@ -7,6 +7,7 @@ every test that uses the ``backend`` fixture then runs once per backend. State l
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -56,7 +57,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store",
         default=None,
         metavar="FILE",
-        help="rig file (TOML) naming the program's signals and, on a bench, the jumpers",
+        help="rig file (TOML) naming the program's signals and, on a bench, the jumpers; "
+        "relative to the working folder on the command line, to the config file's folder "
+        "in its addopts (as the gpio_rig ini option)",
+    )
+    group.addoption(
+        "--gpio-replay",
+        action="store",
+        default=None,
+        metavar="BACKEND",
+        help="replay, on this run's backend, the failing examples that BACKEND (e.g. fake) "
+        "found for the tests that use gpio_given, and generate no new ones",
     )
     group.addoption(
         "--gpio-trace-dir",
@@ -66,6 +77,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where a failing test's rig record is written as VCD (default results/traces)",
     )
     parser.addini("gpio_backend", "default for --backend", default="fake")
+    parser.addini(
+        "gpio_rig", "default for --rig: a rig file, relative to the config file's folder"
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before hypothesis's: it loads --hypothesis-profile
@@ -104,7 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--hypothesis-profile", None):
         _register_hypothesis_profiles()
     config.stash[_SCALE_KEY] = config.getoption("--gpio-time-scale")
-    path = config.getoption("--rig")
+    path = _rig_path(config)
     if path:
         # Checked once, up front: a mistake is one usage error that points at its line,
         # not an error in every test that uses the rig.
@@ -291,7 +305,46 @@ def _check_options(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--rig needs a rig file's path, not {rig!r}: e.g. --rig=fixtures/rigs/sim.toml"
         )
+    replay = config.getoption("--gpio-replay")
+    if replay is not None and replay not in available_backends():
+        raise pytest.UsageError(
+            f"--gpio-replay: no GPIO backend named {replay!r}; choose from "
+            f"{', '.join(sorted(available_backends()))}: e.g. --gpio-replay=fake"
+        )
     config.stash[_TRACES_KEY] = _trace_folder(config)
+
+
+def _config_folder(config: pytest.Config) -> Path:
+    """The folder pytest's own ini paths are relative to: the config file's, else the
+    rootdir."""
+    return config.inipath.parent if config.inipath is not None else config.rootpath
+
+
+def _on_command_line(config: pytest.Config, option: str) -> bool:
+    """True when ``option`` was typed (or set in ``PYTEST_ADDOPTS``), not read from the
+    config file's ``addopts``."""
+    import shlex
+
+    typed = [*config.invocation_params.args]
+    with contextlib.suppress(ValueError):  # pytest reports a malformed PYTEST_ADDOPTS
+        typed += shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    return any(arg == option or str(arg).startswith(option + "=") for arg in typed)
+
+
+def _rig_path(config: pytest.Config) -> str | None:
+    """The rig file ``--rig`` or the ``gpio_rig`` ini option names, if any.
+
+    A path typed on the command line is relative to the working folder; one written in
+    the config file (its ``addopts``, or ``gpio_rig``) is relative to that file's
+    folder, as pytest takes its own ini paths, so every folder of the project finds it.
+    """
+    option: str | None = config.getoption("--rig")
+    if option is None:
+        written = str(config.getini("gpio_rig") or "").strip()
+        return str(_config_folder(config) / written) if written else None
+    if _on_command_line(config, "--rig"):
+        return option
+    return str(_config_folder(config) / option)
 
 
 #: Where VCD traces go and the folder trusted on the way, or why none are written.
@@ -357,24 +410,42 @@ def _write_trace(
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Attach a failing test's rig record: a text timing diagram, and a VCD file."""
+    """Attach a failing test's rig record: a text timing diagram of what followed the
+    rig's last mark (the failing example; else the program's start), and a VCD file of
+    the whole record."""
     report = yield
     rigs = item.stash.get(_RIGS_KEY, [])
     if report.failed and rigs and call.when == "call":
-        from gpiosim._trace import timing_diagram
-
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid)
         if len(safe) > 200:  # a file name has at most 255 bytes
             safe = f"{safe[:183]}-{hashlib.sha256(safe.encode()).hexdigest()[:16]}"
         for i, made in enumerate(rigs):
             record = made.transitions()
-            initial = made.initial_levels()
             name = f"{safe}{'-' + str(i) if i else ''}.vcd"
-            written = _write_trace(item.config, name, record, initial)
-            report.sections.append(
-                ("gpiosim rig trace", f"{timing_diagram(record, initial)}\n{written}")
-            )
+            written = _write_trace(item.config, name, record, made.initial_levels())
+            report.sections.append(("gpiosim rig trace", f"{rig_trace(made)}\n{written}"))
     return report
+
+
+def rig_trace(rig: Rig) -> str:
+    """The text trace a failing test shows: the timing diagram since the rig's last mark.
+
+    Its time axis starts at the mark (0 s); a first line says which mark, when it was on
+    the rig's record, and how many earlier transitions only the VCD file holds.
+    """
+    from gpiosim._trace import timing_diagram
+
+    mark = rig.last_mark
+    if mark is None:
+        return timing_diagram(rig.transitions(), rig.initial_levels())
+    shown = rig.transitions(since=mark)
+    earlier = len(rig.transitions()) - len(shown)
+    head = (
+        f"since {mark.label!r} at {mark.t:.6f} s of the rig's record (0 s below); "
+        f"{earlier} earlier transition{'' if earlier == 1 else 's'} in the VCD only"
+    )
+    diagram = timing_diagram(shown, rig.initial_levels(since=mark), start_ns=mark.t_ns)
+    return f"{head}\n{diagram}"
 
 
 @pytest.fixture
@@ -424,6 +495,88 @@ def gpio_hypothesis_settings(backend: Backend) -> object:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         max_examples=int(examples) if examples else chosen.max_examples,
     )
+
+
+#: ``--gpio-replay`` results, by test: (examples replayed, failed).
+_REPLAYS_KEY = pytest.StashKey[dict[str, tuple[int, bool]]]()
+
+
+def _test_id(item: pytest.Item) -> str:
+    """The test without its backend: one example database entry for every backend."""
+    path = item.path
+    with contextlib.suppress(ValueError):  # a test outside the rootdir keeps its path
+        path = path.relative_to(item.config.rootpath)
+    name = getattr(item, "originalname", item.name)
+    callspec = getattr(item, "callspec", None)
+    params = {} if callspec is None else dict(callspec.params)
+    params.pop("gpio_backend_name", None)
+    kept = ", ".join(
+        f"{key}={value!r}" if isinstance(value, str | int | float | bool | None) else key
+        for key, value in sorted(params.items())
+    )
+    return f"{path.as_posix()}::{name}" + (f"[{kept}]" if kept else "")
+
+
+@pytest.fixture
+def gpio_given(
+    request: pytest.FixtureRequest, backend: Backend, gpio_hypothesis_settings: object
+) -> object:
+    """``hypothesis.given`` for examples that run inside this test, on its program.
+
+    Hypothesis refuses ``@given`` on a test with function-scoped fixtures (they are
+    made once per test, not per example); decorate a function inside the test instead
+    and call it. Each example then runs on the program the test started (reset it at
+    the top of the function, or start one per example). Settings are the backend's
+    (``gpio_hypothesis_settings``); the example database is keyed by the test, not the
+    backend, so ``--backend=sim --gpio-replay=fake`` replays what the fake found::
+
+        def test_doorbell(app_runner, rig, gpio_given):
+            app_runner(DOORBELL).wait_ready(rig.lines())
+
+            @gpio_given(steps=edge_sequences())
+            def example(steps):
+                ...
+            example()
+    """
+    from gpiosim._examples import GpioGiven
+
+    node = request.node
+    results = request.config.stash.setdefault(_REPLAYS_KEY, {})
+
+    def report(replayed: int, failed: bool) -> None:
+        results[node.nodeid] = (replayed, failed)
+
+    return GpioGiven(
+        gpio_hypothesis_settings,  # type: ignore[arg-type]
+        test_id=_test_id(node),
+        backend=backend.name,
+        replay=request.config.getoption("--gpio-replay"),
+        report=report,
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say when this run replays another backend's examples."""
+    replay = config.getoption("--gpio-replay", None)
+    if replay is None:
+        return None
+    return (
+        f"gpiosim: replaying the failing examples the {replay} backend found "
+        "(tests that use gpio_given; no new examples)"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List what ``--gpio-replay`` replayed, test by test, and how it went."""
+    config = terminalreporter.config
+    results = config.stash.get(_REPLAYS_KEY, {})
+    replay = config.getoption("--gpio-replay", None)
+    if replay is None or not results:
+        return
+    terminalreporter.section(f"gpiosim: examples the {replay} backend found, replayed")
+    for nodeid, (count, failed) in sorted(results.items()):
+        how = "fails here too" if failed else "passes here"
+        terminalreporter.write_line(f"{nodeid}: {count} example(s): {how}")
 
 
 def _register_hypothesis_profiles() -> None:

@@ -1,15 +1,22 @@
 """Hypothesis strategies for edge sequences: presses, dwell times, bounce, glitches.
 
-A sequence is a list of :class:`Step`. Durations are in seconds *before* scaling: a
-rig stretches them on real-time backends (``Rig(scale=...)``), so the same strategy
-gives short, safe sequences everywhere.
-"""
+A sequence is a list of :class:`Step`, read as a timeline: every step of
+:func:`edge_sequences` changes the input's level (a ``press``, a ``release``, a
+``bounce`` burst that ends at the other level) or, with ``glitch_width``, pulses it
+away and back (a ``glitch``), and the ``wait`` after each step is how long the input
+then stays put. Its repr reads the same way::
+
+    [press, release 0.12 s later, bounce ×5 (1 ms) → high 0.04 s later, wait 0.3 s]
+
+Durations are in seconds *before* scaling: a rig stretches them on real-time backends
+(``Rig(scale=...)``), so the same strategy gives short, safe sequences everywhere.
+"""  # noqa: RUF002
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from hypothesis import strategies as st
 
@@ -19,19 +26,35 @@ __all__ = ["Step", "edge_sequences", "timed_led_steps"]
 
 Kind = Literal["press", "release", "bounce", "glitch", "wait"]
 
+#: ``level`` not given: a press ends high, a release low; others have no level of their own.
+_UNSET: Any = None
+
+
+def _seconds(value: float) -> str:
+    if value and value < 0.01:
+        return f"{value * 1e3:g} ms"
+    return f"{value:g} s"
+
 
 @dataclasses.dataclass(frozen=True)
 class Step:
     """One thing done to an input.
 
-    ``press``/``release`` set the level; ``bounce`` is a burst of ``toggles`` changes
-    ``gap`` apart ending at ``level``; ``glitch`` is a pulse of ``width`` away from the
-    current level and back; ``wait`` lets ``duration`` pass.
+    ``press`` makes it active (high, logically) and ``release`` inactive; ``bounce`` is
+    a burst of ``toggles`` drives ``gap`` apart that ends at ``level`` (the drives
+    alternate, so an odd count from the other level is ``toggles`` changes);
+    ``glitch`` is a pulse of ``width`` away from the current level and back; ``wait``
+    lets ``duration`` pass. ``level`` is where the step leaves the input: ``True`` for a
+    press, ``False`` for a release (either may be left out), required for a bounce.
+
+    Raises:
+        InvalidSettingError: an unknown kind, a negative or infinite duration, a
+            ``level`` that contradicts the kind, or a bounce without one.
     """
 
     kind: Kind
     duration: float = 0.0
-    level: bool = True
+    level: bool = _UNSET
     toggles: int = 0
     gap: float = 0.0
     width: float = 0.0
@@ -43,15 +66,66 @@ class Step:
             )
         _check(duration=self.duration, gap=self.gap, width=self.width)
         _check_count("toggles", self.toggles, 0)
+        level = self.level
+        if level is not None and not isinstance(level, bool):
+            raise InvalidSettingError(
+                f"a step's level must be True (high) or False (low), not {level!r}"
+            )
+        if self.kind in ("press", "release"):
+            ends = self.kind == "press"
+            if level is not None and level is not ends:
+                raise InvalidSettingError(
+                    f"a {self.kind} ends {'high' if ends else 'low'}, so level={level!r} "
+                    f"contradicts it: use Step({'release' if ends else 'press'!r}) for a "
+                    f"change that ends {'low' if ends else 'high'}"
+                )
+            level = ends
+        elif self.kind == "bounce" and level is None:
+            raise InvalidSettingError(
+                "a bounce needs the level it ends at: Step('bounce', level=True, "
+                "toggles=5, gap=0.001) ends high"
+            )
+        object.__setattr__(self, "level", bool(level))
 
     def __str__(self) -> str:
         if self.kind == "wait":
-            return f"wait {self.duration:g} s"
+            return f"wait {_seconds(self.duration)}"
         if self.kind == "bounce":
-            return f"bounce x{self.toggles} ({self.gap * 1e3:g} ms) to {int(self.level)}"
+            return (
+                f"bounce ×{self.toggles} ({_seconds(self.gap)}) → "  # noqa: RUF001
+                f"{'high' if self.level else 'low'}"
+            )
         if self.kind == "glitch":
-            return f"glitch {self.width * 1e3:g} ms"
+            return f"glitch {_seconds(self.width)}"
         return self.kind
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        # hypothesis prints a dataclass field by field unless it says how
+        p.text(repr(self))
+
+
+class _Timeline(list[Step]):
+    """The steps :func:`edge_sequences` makes: a list whose repr reads as a timeline,
+    each wait folded into the step after it (``release 0.12 s later``)."""
+
+    def __repr__(self) -> str:
+        words: list[str] = []
+        pending: float | None = None
+        for step in self:
+            if step.kind == "wait":
+                pending = step.duration + (pending or 0.0)
+                continue
+            words.append(str(step) if pending is None else f"{step} {_seconds(pending)} later")
+            pending = None
+        if pending is not None:
+            words.append(f"wait {_seconds(pending)}")
+        return f"[{', '.join(words)}]"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
 
 
 def _check(**values: float) -> None:
@@ -93,8 +167,16 @@ def edge_sequences(
     max_toggles: int = 7,
     bounce_gap: tuple[float, float] = (0.0005, 0.003),
     glitch_width: tuple[float, float] | None = None,
+    initial: bool = False,
 ) -> st.SearchStrategy[list[Step]]:
-    """Sequences of presses and releases with dwell times, bounce bursts and glitches.
+    """Sequences of level changes with dwell times, bounce bursts and glitches.
+
+    Every step changes the input's level, starting from ``initial`` (released): from
+    low a ``press`` or a ``bounce`` that ends high, from high a ``release`` or a
+    ``bounce`` that ends low; with ``glitch_width``, a ``glitch`` (a pulse away and
+    back) may come instead. A ``wait`` follows each step (it is not counted). Dwell
+    times are spread evenly on a log scale, so short runs of changes (a second press
+    while a timer runs) are as likely as long pauses; they shrink toward ``min_dwell``.
 
     Args:
         min_steps: fewest level changes.
@@ -102,10 +184,12 @@ def edge_sequences(
         min_dwell: shortest wait after a change (seconds).
         max_dwell: longest wait after a change.
         bounce: include bounce bursts.
-        max_toggles: most changes in one burst.
+        max_toggles: most drives in one burst (bursts have an odd count, 3 or more).
         bounce_gap: range of the time between changes in a burst.
         glitch_width: range of glitch widths (e.g. below a debounce period); None: no
             glitches.
+        initial: the input's level before the sequence (``rig.play`` starts from the
+            level the rig last drove, released at first).
 
     Raises:
         InvalidSettingError: a bound is negative or the ranges are inverted.
@@ -122,25 +206,57 @@ def edge_sequences(
             f"edge_sequences: need 0 <= min_steps <= max_steps and min_dwell <= max_dwell, "
             f"got steps {min_steps}..{max_steps}, dwell {min_dwell}..{max_dwell}"
         )
-    dwell = st.floats(min_dwell, max_dwell, allow_nan=False).map(lambda d: round(d, 4))
-    change: list[st.SearchStrategy[Step]] = [st.just(Step("press")), st.just(Step("release"))]
-    if bounce:
+    if not isinstance(initial, bool):
+        raise InvalidSettingError(f"initial must be True or False, not {initial!r}")
+    dwell = _dwell(min_dwell, max_dwell)
+    # What each step is, before the level it starts from is known.
+    change: list[st.SearchStrategy[tuple[object, ...]]] = [st.just(("change",))]
+    if bounce and max_toggles >= 3:
         change.append(
-            st.builds(
-                lambda toggles, gap, level: Step(
-                    "bounce", level=level, toggles=toggles, gap=round(gap, 4)
-                ),
-                st.integers(2, max_toggles),
-                st.floats(*bounce_gap),
-                st.booleans(),
+            st.tuples(
+                st.just("bounce"),
+                st.integers(1, (max_toggles - 1) // 2).map(lambda k: 2 * k + 1),
+                st.floats(*bounce_gap).map(lambda g: round(g, 4)),
             )
         )
     if glitch_width is not None:
-        change.append(st.floats(*glitch_width).map(lambda w: Step("glitch", width=round(w, 4))))
-    pair = st.tuples(st.one_of(change), dwell).map(lambda p: [p[0], Step("wait", p[1])])
-    return st.lists(pair, min_size=min_steps, max_size=max_steps).map(
-        lambda pairs: [step for p in pairs for step in p]
+        change.append(
+            st.tuples(st.just("glitch"), st.floats(*glitch_width).map(lambda w: round(w, 4)))
+        )
+    plan = st.lists(
+        st.tuples(st.one_of(change), dwell), min_size=min_steps, max_size=max_steps
     )
+    return plan.map(lambda items: _timeline(items, initial))
+
+
+_DWELL_STEPS = 1000
+
+
+def _dwell(low: float, high: float) -> st.SearchStrategy[float]:
+    """Seconds from ``low`` to ``high``: log-uniform where the range spans a decade or
+    more, shrinking toward ``low``; rounded to 0.1 ms."""
+    if low <= 0 or high < 10 * low:
+        return st.floats(low, high, allow_nan=False).map(lambda d: round(d, 4))
+    ratio = high / low
+    return st.integers(0, _DWELL_STEPS).map(
+        lambda i: round(min(high, max(low, low * ratio ** (i / _DWELL_STEPS))), 4)
+    )
+
+
+def _timeline(items: list[tuple[tuple[object, ...], float]], level: bool) -> list[Step]:
+    steps = _Timeline()
+    for what, dwell in items:
+        if what[0] == "glitch":
+            steps.append(Step("glitch", width=float(what[1])))  # type: ignore[arg-type]
+        elif what[0] == "bounce":
+            level = not level
+            toggles, gap = what[1], what[2]
+            steps.append(Step("bounce", level=level, toggles=toggles, gap=gap))  # type: ignore[arg-type]
+        else:
+            level = not level
+            steps.append(Step("press" if level else "release"))
+        steps.append(Step("wait", dwell))
+    return steps
 
 
 def timed_led_steps(

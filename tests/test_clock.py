@@ -155,6 +155,23 @@ def test_runner_stops_a_program_blocked_in_raw_epoll(no_fd_leak):
         assert not backend.harness.requested("gpiochip0", 18)
 
 
+def test_a_threads_program_uses_its_runners_backend_not_the_current_one():
+    """A test whose current backend is another one (e.g. the session's sim) runs a
+    program on a fake of its own: the program's pins must be that fake's."""
+    from gpiosim._runner import AppRunner
+
+    current, own = FakeBackend(), FakeBackend()
+    lines = [("gpiochip0", 17), ("gpiochip0", 18)]
+    with use_backend(current), AppRunner(APPS / "follow_selector.py", backend=own) as runner:
+        runner.wait_ready(lines, timeout=5)
+        assert all(own.harness.requested(*line) for line in lines)
+        assert not any(current.harness.requested(*line) for line in lines)
+        own.harness.drive("gpiochip0", 17, True)
+        own.clock.settle()
+        assert own.harness.level("gpiochip0", 18) is True
+    assert not any(own.harness.requested(*line) for line in lines)
+
+
 def test_settle_waits_for_a_raw_epoll_program_wherever_it_is(tmp_path):
     """A program under an AppRunner is watched: settle() returns only when it is back in
     its raw epoll, even when it takes real time (a sleep) between its read and its write.

@@ -113,6 +113,36 @@ def test_the_public_use_backend_takes_effect_when_called():
     assert current_backend() is before
 
 
+def test_a_thread_backend_is_that_threads_only(tmp_path, no_choice):
+    """A program an app runner runs in a thread sees the runner's backend; the rest of
+    the process keeps its own, and the program's use_backend() changes only its thread's."""
+    import threading
+
+    holder = _CurrentBackend(root=tmp_path)
+    process, runners, programs = FakeBackend(), FakeBackend(), FakeBackend()
+    holder.use(process)
+    seen: dict[str, object] = {}
+    inside, done = threading.Event(), threading.Event()
+
+    def program() -> None:
+        with holder.for_this_thread(runners):
+            seen["start"] = holder.get()
+            holder.use(programs)  # a plain statement, as a program's first line says it
+            seen["after use"] = holder.get()
+            inside.set()
+            done.wait(5)
+        seen["after"] = holder.get()
+
+    thread = threading.Thread(target=program)
+    thread.start()
+    assert inside.wait(5)
+    assert holder.get() is process  # the test's thread sees neither of the program's
+    done.set()
+    thread.join()
+    assert seen == {"start": runners, "after use": programs, "after": process}
+    assert holder.get() is process
+
+
 def test_the_session_backend_is_every_tests_default(pytester, monkeypatch):
     """--backend rules: GPIOCORE_BACKEND in the environment cannot split a session."""
     monkeypatch.setenv("GPIOCORE_BACKEND", "cdev")

@@ -140,7 +140,7 @@ def led_trace(backend, presses, *, scale, offset):
                 rig.sleep(wait)
             rig.sleep(offset + 0.1)
             trace = [
-                (round((t.t_ns - start) / 1e9 / rig.time.scale, 2), t.level)
+                (round((t.t_ns - start) / 1e9, 2), t.level)  # test seconds
                 for t in rig.transitions("led")
                 if t.t_ns >= start
             ]

@@ -850,6 +850,18 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         r"the rig has no signal 'lde': use one of",
     ),
     (
+        "rig-transitions-since",
+        lambda c: c.rig.transitions(since=5),
+        InvalidSettingError,
+        r"since must be a mark of this rig, not 5: use the value of rig.mark\(\)",
+    ),
+    (
+        "rig-mark-label",
+        lambda c: c.rig.mark(5),
+        InvalidSettingError,
+        r"a mark's label must be a string, not 5",
+    ),
+    (
         "rig-play-item",
         lambda c: c.rig.play("b", ["press"]),
         InvalidSettingError,
@@ -1117,6 +1129,12 @@ CASES: list[tuple[str, Callable[[Any], object], type[Exception], str]] = [
         r"transitions must be a list of Transition, not 5: pass rig.transitions\(\)",
     ),
     (
+        "trace-diagram-start",
+        lambda c: timing_diagram([], {}, start_ns=-1),
+        InvalidSettingError,
+        r"start_ns must be a time in the record \(ns, 0 or more\), not -1: e.g. mark.t_ns",
+    ),
+    (
         "trace-vcd-record",
         lambda c: write_vcd("unused.vcd", [5], {}),
         InvalidSettingError,
@@ -1218,7 +1236,9 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
         "Rig": "rig-", "Signal": "signal-", "AppRunner": "runner-", "make_signals": "make-signals",
         "BackendTime": "backend-time-", "timing_diagram": "trace-diagram-",
         "write_vcd": "trace-vcd-", "default_scale": "test_fuzz.py::test_a_bad_time_scale_is_named",
-        "Transition": "- a record the rig makes",
+        "Transition": "- a record the rig makes", "Mark": "- a record the rig makes",
+        "load_rig": "rig-file-path", "load_rig_signals": "rig-file-path",
+        "RigFile": "- a record load_rig() makes",
     },
     "gpiosim.pi": {
         "PiBackend": "pi-backend-", "SimulatedPi": "simulated-pi-", "board_by_key": "pi-board-key",

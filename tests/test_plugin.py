@@ -246,3 +246,116 @@ def test_a_bad_time_scale_variable_is_a_usage_error(pytester: pytest.Pytester, m
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: GPIOSIM_TIME_SCALE must be a positive number, not '-2'*"])
+
+
+# -- issue 16: rig paths in the config file; one example database across backends ------
+
+_RIG_TOML = '[signals.knob]\nline = "GPIO22"\nrole = "input"\n'
+_KNOB_TEST = "def test_knob(rig):\n    assert set(rig.signals) == {'knob'}\n"
+
+
+def test_a_rig_in_addopts_is_relative_to_the_config_file(pytester: pytest.Pytester):
+    pytester.makeini("[pytest]\naddopts = --rig=rigs/knob.toml\n")
+    (pytester.path / "rigs").mkdir()
+    (pytester.path / "rigs" / "knob.toml").write_text(_RIG_TOML)
+    sub = pytester.path / "tests"
+    sub.mkdir()
+    (sub / "test_knob.py").write_text(_KNOB_TEST)
+    pytester.chdir()
+    import os
+
+    os.chdir(sub)  # run from a subfolder, as an editor or `cd tests && pytest` does
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_gpio_rig_ini_option_is_relative_to_the_config_file(pytester: pytest.Pytester):
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\ngpio_rig = "rigs/knob.toml"\n')
+    (pytester.path / "rigs").mkdir()
+    (pytester.path / "rigs" / "knob.toml").write_text(_RIG_TOML)
+    sub = pytester.path / "tests"
+    sub.mkdir()
+    (sub / "test_knob.py").write_text(_KNOB_TEST)
+    import os
+
+    os.chdir(sub)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_rig_on_the_command_line_is_relative_to_the_working_folder(
+    pytester: pytest.Pytester,
+):
+    pytester.makeini("[pytest]\n")
+    sub = pytester.path / "tests"
+    sub.mkdir()
+    (sub / "knob.toml").write_text(_RIG_TOML)
+    (sub / "test_knob.py").write_text(_KNOB_TEST)
+    import os
+
+    os.chdir(sub)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--rig=knob.toml")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_missing_rig_from_the_config_file_names_the_resolved_path(pytester: pytest.Pytester):
+    pytester.makeini("[pytest]\naddopts = --rig=rigs/none.toml\n")
+    pytester.makepyfile(_KNOB_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --rig: no rig file at {pytester.path}/rigs/none.toml*"])
+
+
+_GIVEN_TEST = """
+from gpiosim.strategies import edge_sequences
+
+def test_lamp(rig, gpio_given):
+    @gpio_given(steps=edge_sequences())
+    def example(steps):
+        rig.play("button", steps)
+        assert len(steps) < 6, "too many steps"
+    example()
+"""
+
+
+def test_gpio_replay_replays_what_the_fake_found_and_says_so(pytester: pytest.Pytester):
+    """The example database is keyed by the test, not the backend: a run with
+    --gpio-replay=fake replays the fake's shrunk counterexample, and only that."""
+    pytester.makepyfile(test_lamp=_GIVEN_TEST)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--backend=fake")
+    first.assert_outcomes(failed=1)
+    assert list((pytester.path / ".hypothesis" / "examples").iterdir())
+    again = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--backend=fake", "--gpio-replay=fake"
+    )
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(
+        [
+            "gpiosim: replaying the failing examples the fake backend found*",
+            "*gpiosim: this is the failing example the fake backend found, replayed on fake "
+            "(--gpio-replay=fake)*",
+            "*gpiosim: examples the fake backend found, replayed*",
+            "test_lamp.py::test_lamp[[]fake[]]: 1 example(s): fails here too",
+        ],
+        consecutive=False,
+    )
+    # Nothing found yet for another test: a skip that says what to run first.
+    pytester.makepyfile(test_other=_GIVEN_TEST.replace("test_lamp", "test_other"))
+    other = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-rs", "--gpio-replay=fake", "test_other.py"
+    )
+    other.assert_outcomes(skipped=1)
+    other.stdout.fnmatch_lines(
+        ["*--gpio-replay=fake: no failing example of this test from the fake backend to "
+         "replay: run it with --backend=fake first (same example database)*"]
+    )  # fmt: skip
+
+
+def test_a_bad_replay_backend_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makepyfile("def test_a(backend): pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--gpio-replay=nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --gpio-replay: no GPIO backend named 'nope'; choose from *: "
+         "e.g. --gpio-replay=fake"]
+    )  # fmt: skip

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gpiocore import Both, In, Out, pins
+from gpiocore import Both, In, Out, PullDown, PullUp, pins
 from gpiocore._errors import InvalidSettingError
 from gpiosim._atomicwrite import UnsafePathError
 from gpiosim._rig import Rig, Signal
 from gpiosim._trace import timing_diagram, write_vcd
 from gpiosim.strategies import Step
+from tests.conftest import APPS
 
 
 def test_press_release_and_the_record(rig, backend):
@@ -22,7 +23,7 @@ def test_press_release_and_the_record(rig, backend):
     record = rig.transitions("button")
     assert [(t.level, t.source) for t in record] == [(True, "drive"), (False, "drive")]
     gap = (record[1].t_ns - record[0].t_ns) / 1e9
-    assert gap >= rig.time.s(0.05)
+    assert gap >= 0.05  # test seconds on every backend: the rig stretched the sleep
     if backend.clock.virtual:
         assert gap == 0.05
 
@@ -182,3 +183,192 @@ def test_the_sim_rig_file_names_the_default_signals(backend):
     assert {n: s.role for n, s in from_file.signals.items()} == {
         n: s.role for n, s in default.signals.items()
     }
+
+
+# -- what the rig drives holds over the program's bias (issue 16, item 2) -------------
+
+#: A doorbell's do-not-disturb switch: active low with a pull-up, like the issue's; the LED
+#: shows the level the program reads. It sets the LED once before it waits, so a level
+#: read right after its request shows too.
+DND_FOLLOWER = """\
+from gpiocore import Both, In, Out, PullUp, pins
+from gpiocore.selector import Selector
+
+dnd = pins.pin(0, direction=In, interrupt=Both, pull=PullUp)
+led = pins.pin(1, direction=Out)
+
+with dnd, led, Selector() as selector:
+    selector.add(dnd)
+    led.value = dnd.value
+    while True:
+        selector.wait()
+        if selector.ready == dnd:
+            led.value = dnd.value
+"""
+
+
+def test_a_driven_input_holds_over_the_programs_pull_up(app_runner, backend, tmp_path):
+    """The rig grounds `dnd` before the program starts; the program's pull-up request
+    moves gpio-sim's (and the fake's) pull, and the rig drives the line low again, as a
+    switch to ground would hold it. Before the fix the LED read the pull-up: on."""
+    program = tmp_path / "dnd_follower.py"
+    program.write_text(DND_FOLLOWER)
+    signals = [Signal("dnd", "GPIO17", "input", active_low=True), Signal("led", "GPIO18", "output")]
+    with Rig(backend, signals) as rig:
+        rig.press("dnd")  # do not disturb: the switch grounds the line
+        app = app_runner(program)
+        app.wait_ready(rig.lines())
+        assert rig.wait_for("led", False, 1), "the program's pull-up undid the rig's drive"
+        rig.settle()
+        assert rig.level("led") is False and rig.level("dnd") is True
+        rig.release("dnd")  # the rig still drives as before
+        assert rig.wait_for("led", True, 1)
+
+
+def test_a_driven_input_holds_over_a_request_and_its_release(backend, gpio_time):
+    """In the test's own process too, and after the line is released; a line the rig
+    never drove follows the bias, as a bare pull does (the fake keeps modelling gpio-sim)."""
+    harness = backend.harness
+    signals = [Signal("a", "GPIO17", "input"), Signal("b", "GPIO22", "input")]
+    with Rig(backend, signals) as rig:
+        rig.release("a")
+        with (
+            pins.pin(0, direction=In, pull=PullUp) as a,
+            pins.pin(3, direction=In, pull=PullUp) as b,  # GPIO22
+        ):
+            assert gpio_time.wait_for(lambda: a.value == 0, 1), "the pull-up won over the rig"
+            assert b.value == 1  # undriven: the program's pull-up decides
+        assert gpio_time.wait_for(lambda: not harness.level(*rig.where("a")), 1)
+        assert harness.level(*rig.where("b")) is True  # gpio-sim keeps a bias's pull
+        rig.press("a")
+        with pins.pin(0, direction=In, pull=PullDown) as a:
+            assert gpio_time.wait_for(lambda: a.value == 1, 1), "the pull-down won over the rig"
+
+
+# -- durations: one rule, test seconds (issue 16, item 3) ------------------------------
+
+
+class _RealTime:
+    """The fake's lines on the real monotonic clock: a real-time backend on the host."""
+
+    name = "realtime-fake"
+
+    def __init__(self, inner):
+        from gpiocore._clock import MonotonicClock
+
+        self._inner = inner
+        self.clock = MonotonicClock()
+        inner_harness = inner.harness
+
+        class Harness:  # drive, level, requested: no listeners (sampled, like gpio-sim)
+            drive = staticmethod(inner_harness.drive)
+            level = staticmethod(inner_harness.level)
+            requested = staticmethod(inner_harness.requested)
+
+        self.harness = Harness()
+
+    def chips(self):
+        return self._inner.chips()
+
+    def default_chip(self):
+        return self._inner.default_chip()
+
+    def open_line(self, *args):
+        return self._inner.open_line(*args)
+
+    def create_timer(self):
+        return self._inner.create_timer()
+
+    def close(self):
+        pass
+
+
+@pytest.mark.backends("fake")
+def test_the_rig_takes_and_reports_test_seconds_and_the_program_gets_them_scaled(backend):
+    """The rule: every duration the rig takes or reports is in test seconds; only what
+    the program is given goes through program_seconds(). Before, transitions() reported
+    the stretched time (0.2 s here) while sleep() took the unstretched one."""
+    import time
+
+    rig = Rig(_RealTime(backend), [Signal("button", "GPIO17", "input")], scale=4)
+    assert rig.program_seconds(0.5) == rig.time.s(0.5) == 2.0
+    with rig:
+        start = time.monotonic()
+        rig.press("button")
+        rig.sleep(0.05)
+        rig.release("button")
+        real = time.monotonic() - start
+        mark = rig.mark("after")
+    press, release = rig.transitions("button")
+    assert real >= 0.2  # the rig stretched its sleep ...
+    assert 0.05 <= release.t - press.t < 0.05 + real / 4  # ... and reports test seconds
+    assert 0.05 <= mark.t <= rig.elapsed() < real
+    assert rig.waveform("button")[1][0] == release.t
+
+
+# -- marks and the failing example's trace (issue 16, item 6) --------------------------
+
+
+def test_marks_split_the_record(rig):
+    rig.press("button")
+    rig.sleep(0.1)
+    first = rig.mark("example 1")
+    assert first.levels == {"button": True, "led": False} and first.label == "example 1"
+    rig.release("button")
+    rig.sleep(0.1)
+    second = rig.mark("example 2")
+    rig.press("button")
+    assert [t.level for t in rig.transitions("button")] == [True, False, True]
+    assert [t.level for t in rig.transitions("button", since=first)] == [False, True]
+    assert [t.level for t in rig.transitions(since=second)] == [True]
+    assert rig.initial_levels(since=second) == {"button": False, "led": False}
+    assert rig.last_mark is second and rig.marks() == [first, second]
+    text = timing_diagram(
+        rig.transitions(since=second), rig.initial_levels(since=second), start_ns=second.t_ns
+    )
+    [listed] = [line for line in text.splitlines() if "(drive)" in line]
+    assert listed.startswith("    0.00") and listed.endswith(" s  button -> 1  (drive)"), text
+    with pytest.raises(
+        InvalidSettingError,
+        match=r"since must be a mark of this rig, not 'x': use the value of rig.mark\(\)",
+    ):
+        rig.transitions(since="x")
+
+
+def test_the_rig_marks_when_the_program_is_ready(app_runner, rig):
+    """The trace of a failing test starts when the program holds its lines, not when
+    the rig was made: on sim the program's start-up was most of the diagram."""
+    rig.sleep(0.2)
+    assert rig.last_mark is None
+    app = app_runner(APPS / "timed_led.py", [str(rig.program_seconds(0.5))])
+    app.wait_ready(rig.lines())
+    ready = rig.last_mark
+    assert ready is not None and ready.label == "program ready"
+    assert ready.t >= 0.2
+
+
+def test_a_failing_tests_trace_shows_only_the_last_mark(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        def test_examples(rig):
+            for example in range(1, 4):
+                rig.mark(f"example {example}")
+                rig.press("button")
+                rig.sleep(0.5)
+                rig.release("button")
+                rig.sleep(0.5)
+            assert False, "the third example failed"
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--gpio-trace-dir=traces")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "since 'example 3' at 2.000000 s of the rig's record (0 s below); " in out
+    assert "4 earlier transitions in the VCD only" in out
+    listed = [line for line in out.splitlines() if "(drive)" in line]
+    assert listed == [
+        "    0.000000 s  button -> 1  (drive)",
+        "    0.500000 s  button -> 0  (drive)",
+    ], out
+    vcd = next((pytester.path / "traces").glob("*.vcd")).read_text()
+    assert vcd.count("\n1") + vcd.count("\n0") >= 6  # the VCD keeps every example

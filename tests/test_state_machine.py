@@ -13,18 +13,17 @@ from hypothesis.stateful import run_state_machine_as_test
 from gpiosim.machines import timed_led_machine
 from tests.conftest import APPS
 
-OFFSET = 0.5  # seconds, before scaling
+OFFSET = 0.5  # test seconds, like every duration the rig and the machine take
 
 
 def tolerance_for(rig) -> float:
-    return 0.0 if rig.backend.clock.virtual else rig.time.s(0.05)
+    return 0.0 if rig.backend.clock.virtual else 0.05
 
 
 def start(app_runner, rig, program=APPS / "timed_led.py"):
-    offset = rig.time.s(OFFSET)
-    app = app_runner(program, [str(offset)])
+    app = app_runner(program, [str(rig.program_seconds(OFFSET))])
     app.wait_ready(rig.lines())
-    return offset
+    return OFFSET
 
 
 def test_timed_led_matches_its_model(app_runner, rig, gpio_hypothesis_settings):

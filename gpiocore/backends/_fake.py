@@ -16,7 +16,8 @@ fake-vs-sim comparison tests:
 * the harness drives an input the way gpio-sim's ``pull`` attribute does, and a
   request's bias sets that same pull; an output's level is what it drives (open-drain
   and open-source let the pull decide the level they do not drive); a released line
-  falls back to its pull;
+  falls back to its pull; request listeners hear of each request, reconfiguration and
+  release (gpio-sim's line-info events), so a rig can drive its level again;
 * a line requested twice is busy; outputs cannot have edge detection;
 * a line handle dropped without ``close()`` is released when it is collected, as the
   kernel releases a request whose fd is closed.
@@ -56,6 +57,9 @@ __all__ = ["FakeBackend", "FakeHarness", "pi_header_line_names"]
 
 #: Called as ``listener(chip, offset, level, timestamp_ns)`` on every physical change.
 LevelListener = Callable[[str, int, bool, int], None]
+#: Called as ``listener(chip, offset)`` after a program requests, reconfigures or
+#: releases a line (each may change its pull, as gpio-sim's line-info events say).
+RequestListener = Callable[[str, int], None]
 
 _KERNEL_DEFAULT_EVENT_BUFFER = 16
 _KERNEL_MAX_EVENT_BUFFER = 1024
@@ -208,6 +212,7 @@ class _FakeLine:
             if settings.debounce_ns != old.debounce_ns or settings.direction != old.direction:
                 self._cancel_debounce()
                 self._debounced_level = self._state.level()
+            self._backend._requested(self._chip, self._state)
 
     def close(self) -> None:
         with self._clock._cond:
@@ -223,6 +228,7 @@ class _FakeLine:
             self._backend._change(self._chip, self._state, release, edges=False)
             self._finalizer.detach()
             os.close(self._fd)
+            self._backend._requested(self._chip, self._state)
 
     # -- called by the backend (clock lock held) --------------------------------
     def _check_open(self) -> None:
@@ -304,6 +310,7 @@ def _release_dropped(backend: FakeBackend, chip: _FakeChip, state: _LineState, f
         backend.clock.clear_pending(fd)
         backend._change(chip, state, lambda: None, edges=False)
         os.close(fd)
+        backend._requested(chip, state)
 
 
 @final
@@ -415,6 +422,21 @@ class FakeHarness:
         with self._backend.clock._cond:
             self._backend._listeners.remove(listener)
 
+    def add_request_listener(self, listener: RequestListener) -> None:
+        """Call ``listener(chip, offset)`` after a program requests, reconfigures or
+        releases a line, in that program's thread, before its call returns.
+
+        Each of these may move the line's pull (a bias), as on gpio-sim: a rig that
+        models an external driver re-applies its level from here.
+        """
+        with self._backend.clock._cond:
+            self._backend._request_listeners.append(listener)
+
+    def remove_request_listener(self, listener: RequestListener) -> None:
+        """Stop calling ``listener``."""
+        with self._backend.clock._cond:
+            self._backend._request_listeners.remove(listener)
+
 
 @final
 class FakeBackend:
@@ -457,6 +479,7 @@ class FakeBackend:
             raise LineNotFoundError(f"default_chip {self._default!r} is not one of the chips")
         self._clock = clock or VirtualClock(autojump_threshold=autojump_threshold)
         self._listeners: list[LevelListener] = []
+        self._request_listeners: list[RequestListener] = []
         self._harness = FakeHarness(self)
 
     def __repr__(self) -> str:
@@ -499,6 +522,7 @@ class FakeBackend:
                 line._start()
 
             self._change(c, state, take, edges=False)
+            self._requested(c, state)
             return line
 
     def create_timer(self) -> TimerHandle:
@@ -536,6 +560,12 @@ class FakeBackend:
                 f"line offset {offset} is out of range for {chip}: use 0 to {len(c.lines) - 1}"
             )
         return c, c.lines[offset]
+
+    def _requested(self, chip: _FakeChip, state: _LineState) -> None:
+        """Tell the request listeners that a line was requested, reconfigured or released."""
+        with self._clock._cond:
+            for listener in list(self._request_listeners):
+                listener(chip.name, state.offset)
 
     def _change(
         self, chip: _FakeChip, state: _LineState, mutate: Callable[[], None], *, edges: bool = True
