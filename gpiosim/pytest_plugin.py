@@ -584,8 +584,19 @@ def _register_hypothesis_profiles() -> None:
         from hypothesis import settings
     except ImportError:  # hypothesis is a test extra
         return
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    # An example database of their own (hypothesis's usual place), also where the
+    # `ci` profile that hypothesis loads under CI=true has none: what the fake finds
+    # must be there for --gpio-replay on the kernel.
+    database = DirectoryBasedExampleDatabase(os.path.join(".hypothesis", "examples"))
     for name, values in HYPOTHESIS_PROFILES.items():
-        settings.register_profile(f"gpiosim-{name}", deadline=None, **values)  # type: ignore[arg-type]
+        settings.register_profile(
+            f"gpiosim-{name}",
+            deadline=None,
+            database=database,
+            **values,  # type: ignore[arg-type]
+        )
 
 
 @pytest.fixture
