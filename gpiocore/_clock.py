@@ -87,6 +87,8 @@ class Clock(Protocol):
 
 #: The longest single epoll_wait, in seconds (its timeout is a C int of milliseconds).
 _MAX_EPOLL_WAIT = (2**31 - 1) / 1000 - 1
+#: The longest single wait of the main thread, in seconds (see _EpollPoller.poll).
+_SIGNAL_SLICE = 1.0
 
 
 class _EpollPoller:
@@ -107,15 +109,20 @@ class _EpollPoller:
         self._epoll.unregister(fd)
 
     def poll(self, timeout: float | None = None, maxevents: int = -1) -> list[tuple[int, int]]:
-        if timeout is None:
+        # A signal that lands just before epoll_wait blocks is handled only when the
+        # wait returns (CPython runs handlers between bytecodes, in the main thread):
+        # there, wait in slices, so Ctrl-C or SIGTERM ends a program within a second.
+        main = threading.current_thread() is threading.main_thread()
+        if timeout is None and not main:
             return self._epoll.poll(-1.0, maxevents)
         # epoll_wait takes an int of milliseconds (about 24.8 days at most): wait longer
         # timeouts in slices rather than let Python raise OverflowError.
-        end = time.monotonic() + to_ns(timeout, "timeout") / 1e9
+        end = None if timeout is None else time.monotonic() + to_ns(timeout, "timeout") / 1e9
+        longest = _SIGNAL_SLICE if main else _MAX_EPOLL_WAIT
         while True:
-            left = max(0.0, end - time.monotonic())
-            events = self._epoll.poll(min(left, _MAX_EPOLL_WAIT), maxevents)
-            if events or left <= _MAX_EPOLL_WAIT:
+            left = longest if end is None else max(0.0, end - time.monotonic())
+            events = self._epoll.poll(min(left, longest), maxevents)
+            if events or (end is not None and left <= longest):
                 return events
 
     def fileno(self) -> int:

@@ -35,6 +35,7 @@ test's trace starts there, not at the program's start-up.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -216,6 +217,14 @@ class Rig:
         self._watching = False
         self._started = False
         self._held: dict[str, bool] = {}  # the physical level the rig drives on each input
+        # Where request listeners run in a thread of their own (sim's line-info watcher),
+        # a re-drive and a test's drive() must not interleave: a stale re-drive between
+        # them would put a false edge on the line.
+        self._drive_lock: threading.Lock | contextlib.nullcontext[None] = (
+            contextlib.nullcontext()
+            if getattr(self.harness, "calls_request_listeners_inline", False)
+            else threading.Lock()
+        )
         self._marks: list[Mark] = []
         self._all_requested = False
 
@@ -373,19 +382,31 @@ class Rig:
         if name is None:
             return
         where = self._where[name]
-        level = self._held.get(name)
-        # Another thread (a test's drive()) may change the held level meanwhile: drive
-        # until what was driven last is what is held (drive() stores before it writes).
-        while level is not None:
-            self.harness.drive(*where, level)
-            again = self._held.get(name)
-            if again == level:
-                break
-            level = again
+        with self._drive_lock:
+            level = self._held.get(name)
+            # Another thread (a test's drive()) may change the held level meanwhile: drive
+            # until what was driven last is what is held (drive() stores before it writes).
+            while level is not None:
+                if not self._pull_is(where, level):  # a request without bias moves nothing
+                    self.harness.drive(*where, level)
+                again = self._held.get(name)
+                if again == level:
+                    break
+                level = again
         requested = self._lines_requested()
         if requested and not self._all_requested:
             self.mark("program ready")
         self._all_requested = requested
+
+    def _pull_is(self, where: tuple[str, int], level: bool) -> bool:
+        """Whether the harness's pull on a line is already ``level`` (False if unknown)."""
+        pull = getattr(self.harness, "pull", None)
+        if pull is None:
+            return False
+        try:
+            return bool(pull(*where)) == level
+        except Exception:  # the chip went away at teardown
+            return False
 
     def _lines_requested(self) -> bool:
         try:
@@ -419,9 +440,10 @@ class Rig:
         self._driving = name
         t_ns = self._now()  # before the write: the program may react before it returns
         physical = high ^ sig.active_low
-        self._held[name] = physical  # before the write: see _on_request
         try:
-            self.harness.drive(*self._where[name], physical)
+            with self._drive_lock:
+                self._held[name] = physical  # before the write: see _on_request
+                self.harness.drive(*self._where[name], physical)
         finally:
             self._driving = None
         self._record(name, high, "drive", t_ns)

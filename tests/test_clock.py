@@ -227,3 +227,28 @@ def test_runner_reports_a_program_stuck_outside_waits(tmp_path):
         AppError, match="did not stop within 0.3 s: it is stuck outside any GPIO wait"
     ):
         runner.stop()
+
+
+def test_the_main_threads_real_waits_come_back_to_python_every_slice(monkeypatch):
+    """A signal that lands just before epoll_wait blocks is handled only when the wait
+    returns: the main thread waits in slices, so SIGINT ends a program within one."""
+    import gpiocore._clock as clock_module
+
+    class Recorder:
+        def __init__(self):
+            self.timeouts = []
+
+        def poll(self, timeout, maxevents):
+            self.timeouts.append(timeout)
+            return [(5, 1)] if len(self.timeouts) == 3 else []
+
+    monkeypatch.setattr(clock_module, "_SIGNAL_SLICE", 0.01)
+    poller = clock_module._EpollPoller()
+    poller._epoll.close()
+    recorder = Recorder()
+    monkeypatch.setattr(poller, "_epoll", recorder, raising=False)
+    assert poller.poll(None) == [(5, 1)]
+    assert recorder.timeouts == [0.01, 0.01, 0.01]
+    recorder.timeouts.clear()
+    assert poller.poll(0) == []
+    assert recorder.timeouts == [0.0]

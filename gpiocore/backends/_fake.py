@@ -30,7 +30,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import final
+from typing import Final, final
 
 from gpiocore._clock import VirtualClock
 from gpiocore._errors import (
@@ -377,6 +377,10 @@ class _FakeTimer:
 @final
 class FakeHarness:
     """The test side of the fake backend: the outside world of its lines."""
+
+    #: Request listeners run inside the program's request, in its thread, under the
+    #: fake's lock (a rig must not hold a lock of its own around drive() for them).
+    calls_request_listeners_inline: Final = True
 
     def __init__(self, backend: FakeBackend) -> None:
         self._backend = backend
