@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build (or find in the cache) the gpiosim guest kernel and print its path.
-# All the logic lives in gpiosim/_guest.py; this only runs it from the checkout.
+# All the logic lives in gpiosim/guest/ (_kernel, _source, _kconfig, _steps); this only
+# runs it from the checkout.
 #   ci/build-guest-kernel.sh [--rebuild]
 # PYTHON picks the interpreter (default: python3); the kernel is cached under
 # ${XDG_CACHE_HOME:-~/.cache}/gpiorig/kernel.

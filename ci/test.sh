@@ -8,13 +8,15 @@
 #  4. the guest kernel, Linux 6.12 from Debian's linux-source-6.12 (its own step: a test
 #     never builds a kernel);
 #  5. the host tests that boot guests (marker `guest`: security, exit codes, signals);
-#  6. the suite with --backend=sim inside the guest, against the real gpio-sim module,
-#     in one pytest process on 1 vCPU (on 2, gpio-sim's irq_work may merge two pull
-#     writes a few microseconds apart into one edge); GPIOSIM_REQUIRE=1 turns a missing
-#     gpio-sim into a failure rather than a skip;
+#  6. the suite with --backend=sim inside guests, against the real gpio-sim module: each
+#     guest has 1 vCPU (on 2, gpio-sim's irq_work may merge two pull writes a few
+#     microseconds apart into one edge), so the suite is split into one shard per core
+#     (GPIORIG_GUEST_SHARDS overrides), each a guest with `--shard=I/N`, run at once by
+#     ci/guest-shards.sh; GPIOSIM_REQUIRE=1 turns a missing gpio-sim into a failure
+#     rather than a skip;
 #  7. a second kernel, Linux 6.1, built from the source tarball inside Debian's
 #     linux-source-6.1 with its sha256 (the tarball path of `--source`), and the
-#     fake-versus-kernel and behaviour suites on it;
+#     fake-versus-kernel and behaviour suites on it (sharded the same way);
 #  8. a downstream project installs gpiorig like a user and runs its own tests (fake on
 #     the host, sim in the guest), with the commands of its CI recipes;
 #  9. the benchmarks' quick run, so the script cannot rot (no timing is asserted).
@@ -52,8 +54,11 @@ $GPIOSIM guest-kernel
 step "host: the tests that boot guests (security, status, signals)"
 GPIOSIM_NO_BUILD=1 $PY -m pytest -p no:cacheprovider -m "guest and not gpio_sim" "$@"
 
-step "guest (Linux 6.12): the suite on the sim backend (real gpio-sim)"
-GPIOSIM_NO_BUILD=1 GPIOSIM_REQUIRE=1 $GPIOSIM guest --timeout 2400 -- \
+# One guest per core: a guest is one vCPU, and most of a sim test is its guest's CPU.
+shards=${GPIORIG_GUEST_SHARDS:-$(nproc)}
+step "guest (Linux 6.12): the suite on the sim backend (real gpio-sim), $shards guests"
+GPIOSIM_NO_BUILD=1 GPIOSIM_REQUIRE=1 bash ci/guest-shards.sh "$shards" "Linux 6.12" \
+    $GPIOSIM guest --timeout 2400 -- \
     $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" "$@"
 
 step "guest kernel: Linux 6.1 from a source tarball and its sha256"
@@ -67,10 +72,11 @@ sha=$(sha256sum "$tarball" | cut -d' ' -f1)
 kernel61=$($GPIOSIM guest-kernel --source "$tarball" --sha256 "$sha")
 rm -rf "$src"
 
-step "guest (Linux 6.1): the fake against the kernel, and the behaviour suite"
-GPIOSIM_KERNEL=$kernel61 GPIOSIM_REQUIRE=1 $GPIOSIM guest --timeout 2400 -- \
+step "guest (Linux 6.1): the fake against the kernel, and the behaviour suite, $shards guests"
+GPIOSIM_KERNEL=$kernel61 GPIOSIM_REQUIRE=1 bash ci/guest-shards.sh "$shards" "Linux 6.1" \
+    $GPIOSIM guest --timeout 2400 -- \
     $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" \
-    tests/test_fake_vs_sim.py tests/test_behaviour.py "$@"
+    tests/sim/test_fake_vs_sim.py tests/test_behaviour.py "$@"
 
 step "downstream: porch-light against an installed gpiorig (fake on the host, sim in the guest)"
 bash ci/downstream.sh

@@ -24,7 +24,9 @@ from gpiocore._errors import LineBusyError as LineBusyError
 from gpiocore._errors import LineNotFoundError as LineNotFoundError
 from gpiocore._errors import PinDirectionError as PinDirectionError
 from gpiocore._errors import PinIndexError as PinIndexError
+from gpiocore._errors import SettleTimeoutError as SettleTimeoutError
 from gpiocore._errors import TimerSettingError as TimerSettingError
+from gpiocore._pin import DEFAULT_EVENT_BUFFER_SIZE as DEFAULT_EVENT_BUFFER_SIZE
 from gpiocore._pin import QUICK2WIRE_LINES as QUICK2WIRE_LINES
 from gpiocore._pin import Pin as Pin
 from gpiocore._pin import PinBank as PinBank
@@ -40,18 +42,30 @@ from gpiocore._types import EdgeType as EdgeType
 from gpiocore._types import LineSettings as LineSettings
 
 In = Direction.IN
+"""Quick2Wire's name for :attr:`Direction.IN`: the pin is read."""
 Out = Direction.OUT
+"""Quick2Wire's name for :attr:`Direction.OUT`: the pin is driven."""
 Rising = Edge.RISING
+"""Quick2Wire's name for :attr:`Edge.RISING`: report low-to-high changes."""
 Falling = Edge.FALLING
+"""Quick2Wire's name for :attr:`Edge.FALLING`: report high-to-low changes."""
 Both = Edge.BOTH
+"""Quick2Wire's name for :attr:`Edge.BOTH`: report every change."""
 PullUp = Bias.PULL_UP
+"""Short for :attr:`Bias.PULL_UP`."""
 PullDown = Bias.PULL_DOWN
+"""Short for :attr:`Bias.PULL_DOWN`."""
 PullNone = Bias.DISABLED
+"""Short for :attr:`Bias.DISABLED`: no pull resistor."""
 PushPull = Drive.PUSH_PULL
+"""Short for :attr:`Drive.PUSH_PULL`."""
 OpenDrain = Drive.OPEN_DRAIN
+"""Short for :attr:`Drive.OPEN_DRAIN`: drives low only."""
 OpenSource = Drive.OPEN_SOURCE
+"""Short for :attr:`Drive.OPEN_SOURCE`: drives high only."""
 
 __all__ = [
+    "DEFAULT_EVENT_BUFFER_SIZE",
     "QUICK2WIRE_LINES",
     "BackendNotFoundError",
     "BackendUnavailableError",
@@ -87,6 +101,7 @@ __all__ = [
     "PullUp",
     "PushPull",
     "Rising",
+    "SettleTimeoutError",
     "TimerSettingError",
     "current_backend",
     "find_line",

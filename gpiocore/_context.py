@@ -20,7 +20,6 @@ globals), chosen lazily on first use:
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import sys
 import threading
@@ -30,58 +29,26 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, final
 
-from gpiocore._errors import FakeBackendWarning, GpioError, InvalidSettingError
-from gpiocore.backends._base import Backend
-from gpiocore.backends._registry import available_backends, load_backend
+from gpiocore._errors import FakeBackendWarning
+from gpiocore.backends._base import Backend, check_backend
+from gpiocore.backends._registry import ENV_VAR, detect_backend, load_backend
 
 __all__ = [
     "DEFAULT_BACKEND_NAME",
-    "ENV_VAR",
     "ROOT",
     "backend_for_this_thread",
     "check_backend",
     "current_backend",
-    "detect_backend",
     "set_session_backend",
     "use_backend",
 ]
 
-ENV_VAR: Final = "GPIOCORE_BACKEND"
 DEFAULT_BACKEND_NAME: Final = "fake"
 """The backend used where nothing was chosen and there is no GPIO hardware."""
 ROOT: Final = Path("/")
 """Where detection looks for ``dev/gpiochip*`` and ``proc/device-tree`` (tests move it)."""
 
 _HERE: Final = os.path.dirname(os.path.abspath(__file__))
-
-
-def detect_backend(root: Path = ROOT) -> str | None:
-    """Name the registered backend that fits the GPIO hardware under ``root`` best.
-
-    Each backend class may offer ``detect(root: Path) -> int``: 0 when its hardware is
-    not there, more the more specific the fit (``pi`` outranks ``cdev`` on a Pi). With
-    no ``gpiochip*`` under ``root/dev`` no backend is even imported.
-
-    Returns:
-        The backend's name, or None where there is no GPIO hardware.
-    """
-    if not any((root / "dev").glob("gpiochip*")):
-        return None
-    best, best_rank = None, 0
-    for name, entry_point in sorted(available_backends().items()):
-        try:
-            detect = getattr(entry_point.load(), "detect", None)
-        except ImportError:
-            continue  # cannot run here, so it is not what is here
-        if detect is None:
-            continue
-        try:
-            rank = int(detect(root))
-        except (OSError, GpioError):
-            continue
-        if rank > best_rank:
-            best, best_rank = name, rank
-    return best
 
 
 def _caller_stacklevel() -> int:
@@ -237,31 +204,6 @@ class _BackendChoice(contextlib.AbstractContextManager[Backend]):
 
 
 _current: Final = _CurrentBackend()
-
-
-def _has_static(value: object, attr: str) -> bool:
-    try:
-        inspect.getattr_static(value, attr)
-    except AttributeError:
-        return False
-    return True
-
-
-def check_backend(value: object, where: str) -> Backend:
-    """Return ``value`` if it is a backend, so that a wrong argument fails where it is given.
-
-    Raises:
-        InvalidSettingError: ``value`` lacks what the backend protocol needs.
-    """
-    # Looked up statically: isinstance() against the Protocol would evaluate properties
-    # (a pi backend's harness takes the rig's lock and lines when first read).
-    needed = ("name", "clock", "chips", "default_chip", "open_line", "create_timer", "close")
-    if all(_has_static(value, attr) for attr in needed):
-        return value  # type: ignore[return-value]
-    raise InvalidSettingError(
-        f"{where}: {value!r} is not a GPIO backend: pass a backend object (e.g. "
-        "gpiocore.backends.load_backend('fake')) or, where a name is accepted, 'fake' or 'sim'"
-    )
 
 
 def current_backend() -> Backend:

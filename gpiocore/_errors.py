@@ -23,6 +23,7 @@ __all__ = [
     "LineNotFoundError",
     "PinDirectionError",
     "PinIndexError",
+    "SettleTimeoutError",
     "TimerSettingError",
 ]
 
@@ -65,6 +66,10 @@ class BackendNotFoundError(GpioError, LookupError):
 
 class BackendUnavailableError(GpioError, RuntimeError):
     """A backend is registered but cannot run here (missing kernel support, module, ...)."""
+
+
+class SettleTimeoutError(GpioError, TimeoutError):
+    """The program under test did not go idle in time for the virtual clock to advance."""
 
 
 class TimerSettingError(GpioError, ValueError):

@@ -39,13 +39,21 @@ __all__ = [
 ]
 
 INPUT: Final = select.EPOLLIN
+"""Event flag: the source is readable (EPOLLIN); a pin has edges pending."""
 OUTPUT: Final = select.EPOLLOUT
+"""Event flag: the source is writable (EPOLLOUT)."""
 ERROR: Final = select.EPOLLERR
+"""Event flag: the source has an error condition (EPOLLERR)."""
 HANGUP: Final = select.EPOLLHUP
+"""Event flag: the source hung up (EPOLLHUP)."""
 PRIORITY_INPUT: Final = select.EPOLLPRI
+"""Event flag: the source has urgent data (EPOLLPRI)."""
 LEVEL: Final = 0
+"""Trigger: report a source for as long as it is ready (the default)."""
 EDGE: Final = select.EPOLLET
+"""Trigger: report a source only when it becomes ready (EPOLLET)."""
 ONESHOT: Final = select.EPOLLONESHOT
+"""Trigger: report a source once, then not until it is added again (EPOLLONESHOT)."""
 
 Duration = float | int | datetime.timedelta
 
@@ -150,7 +158,9 @@ class Selector:
         self._clock = _clock_of(clock, backend, "Selector")
         self._poller: Poller | None = None
         self._poller = self._clock.poller(size_hint or -1)
-        self._sources: dict[int, tuple[Any, Any]] = {}
+        # fd -> (source, identifier, its drain: _selector_ready or None), the drain
+        # looked up once at add() rather than at every report.
+        self._sources: dict[int, tuple[Any, Any, Callable[[], None] | None]] = {}
         self._pending: collections.deque[tuple[int, int]] = collections.deque()
         self.ready: Any = None
         """The identifier of the source reported by the last wait(), or None."""
@@ -204,7 +214,7 @@ class Selector:
                 except FileNotFoundError:
                     # A raw fd closed while in the selector, its number now reused by
                     # another source (pins, timers and semaphores leave when closed).
-                    self._pending = collections.deque(p for p in self._pending if p[0] != fd)
+                    self._forget_pending(fd)
                     poller.register(fd, eventmask | trigger)
             else:
                 poller.register(fd, eventmask | trigger)
@@ -214,7 +224,8 @@ class Selector:
                 f"{source!r} (fd {fd}) cannot be selected on ({exc}): pass an open fd or "
                 "an object with fileno() (a Pin, Timer, Semaphore or socket)"
             ) from exc
-        self._sources[fd] = (source, source if identifier is None else identifier)
+        drain = getattr(source, "_selector_ready", None)
+        self._sources[fd] = (source, source if identifier is None else identifier, drain)
         joined = getattr(source, "_joined_selector", None)
         if joined is not None:
             joined(self)  # so that closing the source takes it out of this selector
@@ -237,14 +248,22 @@ class Selector:
         if self._sources.pop(fd, None) is None:
             raise InvalidSettingError(f"{source!r} was never added to this selector")
         poller.unregister(fd)
-        self._pending = collections.deque(p for p in self._pending if p[0] != fd)
+        self._forget_pending(fd)
+
+    def _forget_pending(self, fd: int) -> None:
+        """Drop the reports of ``fd`` not yet handed out (in place: wait() holds it)."""
+        pending = self._pending
+        if pending:
+            kept = [p for p in pending if p[0] != fd]
+            pending.clear()
+            pending.extend(kept)
 
     def _source_closing(self, source: object) -> None:
         """Forget ``source``: it is being closed (its fd still open) or was closed."""
         poller = self._poller
         for fd in [fd for fd, entry in self._sources.items() if entry[0] is source]:
             del self._sources[fd]
-            self._pending = collections.deque(p for p in self._pending if p[0] != fd)
+            self._forget_pending(fd)
             if poller is not None:
                 # Already closed, the kernel has dropped it from the epoll set itself.
                 with contextlib.suppress(OSError, ValueError):
@@ -257,27 +276,31 @@ class Selector:
         pending events drained into it (``pin.edges()``, ``timer.wait()``), so the
         next wait does not report it again for the same events.
         """
-        poller = self._check_open()
+        poller = self._poller
+        if poller is None:
+            poller = self._check_open()
         if timeout is not None:
             timeout = to_ns(timeout, "timeout") / 1e9
+        # The edge path: locals, one dict look-up and the drain found at add().
+        pending, sources = self._pending, self._sources
         polled = False
         while True:
-            if not self._pending:
+            if not pending:
                 if polled:
                     break
-                self._pending.extend(poller.poll(timeout))
+                pending.extend(poller.poll(timeout))
                 polled = True
-                if not self._pending:
+                if not pending:
                     break
-            fd, mask = self._pending.popleft()
-            entry = self._sources.get(fd)
+            fd, mask = pending.popleft()
+            entry = sources.get(fd)
             if entry is None:
                 continue  # removed after the poll reported it
-            source, identifier = entry
             # Set before draining: a pin with on_overflow="raise" raises from drain(),
             # and the program that catches it must see which source it was.
-            self.ready, self.events = identifier, mask
-            drain = getattr(source, "_selector_ready", None)
+            self.ready = entry[1]
+            self.events = mask
+            drain = entry[2]
             if drain is not None:
                 drain()
             return
@@ -287,26 +310,6 @@ class Selector:
     def has_input(self) -> bool:
         """The reported source is readable."""
         return bool(self.events & INPUT)
-
-    @property
-    def has_output(self) -> bool:
-        """The reported source is writable."""
-        return bool(self.events & OUTPUT)
-
-    @property
-    def has_error(self) -> bool:
-        """The reported source has an error condition."""
-        return bool(self.events & ERROR)
-
-    @property
-    def has_hangup(self) -> bool:
-        """The reported source hung up."""
-        return bool(self.events & HANGUP)
-
-    @property
-    def has_priority_input(self) -> bool:
-        """The reported source has urgent data."""
-        return bool(self.events & PRIORITY_INPUT)
 
     @property
     def closed(self) -> bool:

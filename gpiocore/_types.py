@@ -6,7 +6,8 @@ import dataclasses
 import datetime
 import enum
 import math
-from typing import Final
+import operator
+from typing import Any, Final
 
 from gpiocore._errors import InvalidSettingError
 
@@ -244,21 +245,79 @@ class LineSettings:
             )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class EdgeEvent:
-    """One edge detected on an input line, as the kernel reports it."""
+class EdgeEvent(tuple):  # type: ignore[type-arg]
+    """One edge detected on an input line, as the kernel reports it.
 
-    type: EdgeType
-    timestamp_ns: int
-    """CLOCK_MONOTONIC of the backend's clock (virtual time on the fake backend)."""
-    offset: int
-    """The line's offset on its chip."""
-    line_seqno: int
-    """Sequence number of this edge on its line; a gap means edges were lost."""
-    global_seqno: int
-    """Sequence number within the request (equal to ``line_seqno`` for one-line requests)."""
+    Immutable, compared and hashed by its five fields, like a frozen dataclass: equal
+    only to another ``EdgeEvent`` with the same fields. It is a tuple underneath
+    because that is the cheapest object Python makes per edge (the edge path decodes
+    one for every event the kernel queues); the tuple's order is not part of the API.
+    """
+
+    __slots__ = ()
+    __match_args__ = ("type", "timestamp_ns", "offset", "line_seqno", "global_seqno")
+
+    def __new__(
+        cls,
+        type: EdgeType,
+        timestamp_ns: int,
+        offset: int,
+        line_seqno: int,
+        global_seqno: int,
+    ) -> EdgeEvent:
+        """Make an event (backends do; a program only reads them)."""
+        return tuple.__new__(cls, (type, timestamp_ns, offset, line_seqno, global_seqno))
+
+    # C-level getters (as collections.namedtuple's): no Python frame per attribute read.
+    type: EdgeType = property(operator.itemgetter(0), doc="Rising or falling.")  # type: ignore[assignment]
+    timestamp_ns: int = property(  # type: ignore[assignment]
+        operator.itemgetter(1),
+        doc="CLOCK_MONOTONIC of the backend's clock (virtual time on the fake backend).",
+    )
+    offset: int = property(  # type: ignore[assignment]
+        operator.itemgetter(2), doc="The line's offset on its chip."
+    )
+    line_seqno: int = property(  # type: ignore[assignment]
+        operator.itemgetter(3),
+        doc="Sequence number of this edge on its line; a gap means edges were lost.",
+    )
+    global_seqno: int = property(  # type: ignore[assignment]
+        operator.itemgetter(4),
+        doc="Sequence number within the request (``line_seqno`` for a one-line request).",
+    )
 
     @property
     def rising(self) -> bool:
         """True for a rising edge."""
-        return self.type is EdgeType.RISING
+        return self[0] is EdgeType.RISING
+
+    def __repr__(self) -> str:
+        """As a dataclass shows itself: ``EdgeEvent(type=..., timestamp_ns=..., ...)``."""
+        fields = ", ".join(f"{n}={v!r}" for n, v in zip(self.__match_args__, self, strict=True))
+        return f"EdgeEvent({fields})"
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        """For copy and pickle: the arguments of ``__new__``."""
+        return tuple(self)
+
+    # Equal only to another EdgeEvent, as a dataclass is (a tuple compares with any
+    # tuple), and unordered.
+    def __eq__(self, other: object) -> bool:
+        """Equal to an ``EdgeEvent`` with the same fields."""
+        if isinstance(other, EdgeEvent):
+            return tuple.__eq__(self, other)
+        # A plain tuple would otherwise compare element-wise (tuple.__eq__ reflected).
+        return False if isinstance(other, tuple) else NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        """Not equal to anything but an ``EdgeEvent`` with the same fields."""
+        if isinstance(other, EdgeEvent):
+            return tuple.__ne__(self, other)
+        return True if isinstance(other, tuple) else NotImplemented
+
+    __hash__ = tuple.__hash__
+
+    def _unordered(self, other: object) -> bool:
+        return NotImplemented
+
+    __lt__ = __le__ = __gt__ = __ge__ = _unordered  # type: ignore[assignment]

@@ -17,15 +17,12 @@ import secrets
 import stat
 from pathlib import Path
 
-from gpiocore._errors import GpioError, InvalidSettingError
+from gpiocore import InvalidSettingError
+from gpiosim._errors import UnsafePathError
 
 __all__ = ["UnsafePathError", "trusted_folder", "write_file_atomic"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-
-
-class UnsafePathError(GpioError, PermissionError):
-    """A folder on the way to a file the host writes is a symbolic link (or no folder)."""
 
 
 def trusted_folder(

@@ -19,9 +19,18 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from gpiocore._errors import InvalidSettingError
+from gpiocore import GpioError, InvalidSettingError, use_backend
+from gpiosim import _demo
+from gpiosim._errors import GuestError, GuestTimeoutError
+from gpiosim.bench import _command as _bench_command
+from gpiosim.guest import _kconfig, _kernel
+from gpiosim.guest import _run as _guest
+from gpiosim.guest._env import missing_packages
+from gpiosim.guest._project import _writable_project
+from gpiosim.pi import _check as _rigcheck
 
-from ._errors import GuestError, GuestTimeoutError
+# Subcommands reach their modules' functions as module attributes (``_guest.run``), so
+# a test can stand in for the slow ones (a boot, a kernel build, a bench run).
 
 __all__ = ["main"]
 
@@ -93,7 +102,6 @@ def _terminate(signum: int, _frame: object) -> None:
 
 
 def _cmd_guest(args: argparse.Namespace, tail: list[str]) -> int:
-    from . import _guest
 
     argv = [*args.cmd, *tail]
     if not argv:
@@ -157,10 +165,9 @@ def _guest_usage_error(args: argparse.Namespace) -> str | None:
             f"--cpu-model must be a qemu CPU model name, not {args.cpu_model!r}: e.g. max "
             "(qemu-system-x86_64 -cpu help lists them)"
         )
-    from . import _guest
 
     try:
-        _guest._writable_project(args.project_dir, os.getcwd())
+        _writable_project(args.project_dir, os.getcwd())
     except InvalidSettingError as exc:
         return str(exc)
     override = os.environ.get("GPIOSIM_ACCEL", "").strip()
@@ -213,9 +220,6 @@ def _add_guest_kernel(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _cmd_guest_kernel(args: argparse.Namespace, tail: list[str]) -> int:
-    from gpiocore._errors import InvalidSettingError
-
-    from . import _guest, _kernel
 
     if tail:
         _log(f"guest-kernel takes no command: {tail}")
@@ -231,10 +235,10 @@ def _cmd_guest_kernel(args: argparse.Namespace, tail: list[str]) -> int:
             return 0
         source = _kernel.parse_source(args.source, args.sha256)
         if args.cache_key:
-            print(_kernel.cache_key(source))
+            print(_kconfig.cache_key(source))
             return 0
         if args.missing_packages:
-            for package in _guest.missing_packages(source):
+            for package in missing_packages(source):
                 print(package)
             return 0
         path = _kernel.ensure_kernel(source=source, rebuild=args.rebuild, log=_log)
@@ -267,9 +271,6 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace, tail: list[str]) -> int:
-    from gpiocore import GpioError
-
-    from ._demo import run_demo
 
     if tail:
         _log(f"demo takes no command: {tail}")
@@ -279,12 +280,10 @@ def _cmd_demo(args: argparse.Namespace, tail: list[str]) -> int:
         return 2
     # A demo of the rig on a simulated line: the fake unless GPIOCORE_BACKEND names
     # another (hardware detection is for programs; the demo needs a harness).
-    from gpiocore import use_backend
-
     name = os.environ.get("GPIOCORE_BACKEND", "").strip() or "fake"
     try:
         with use_backend(name) as backend:
-            return run_demo(backend, offset=args.offset)
+            return _demo.run_demo(backend, offset=args.offset)
     except InvalidSettingError as exc:  # an offset too short for this backend
         _log(f"demo: --offset: {exc}")
         return 2
@@ -300,64 +299,17 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "bench",
         help="benchmark gpiocore against its peers and the kernel's own limit",
-        description=(
-            "Edge latency and throughput on the real gpio-sim module (in one guest), "
-            "timer accuracy, idle cost, fake backend speed and guest overhead, against "
-            "bare gpiod, python-periphery and gpiozero: one table of absolute figures "
-            "and ratios, also written as JSON."
-        ),
+        description=_bench_command.DESCRIPTION,
     )
-    p.add_argument("--quick", action="store_true", help="few samples (CI): under a minute")
-    p.add_argument(
-        "--json",
-        metavar="PATH",
-        help="where to write the JSON (default: results/bench.json in the checkout)",
-    )
-    p.add_argument(
-        "--cold",
-        action="store_true",
-        help="also build a guest kernel from nothing into a temporary cache (minutes)",
-    )
-    p.add_argument(
-        "--no-guest",
-        action="store_true",
-        help="skip the parts that need gpio-sim and the guest",
-    )
-    p.add_argument(
-        "--only",
-        metavar="SECTIONS",
-        help="comma-separated: latency,throughput,timer,idle,fake,guest (default: all)",
-    )
+    _bench_command.add_bench_arguments(p)
     p.set_defaults(handler=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace, tail: list[str]) -> int:
-    from pathlib import Path
-
-    from . import _bench
-
     if tail:
         _log(f"bench takes no command: {tail}")
         return 2
-    only = _bench.SECTIONS if args.only is None else tuple(args.only.split(","))
-    json_path = Path(args.json) if args.json else _bench.DEFAULT_JSON
-    try:
-        _bench.check_json_path(json_path)  # now, not after a run of minutes
-    except InvalidSettingError as exc:
-        _log(f"bench: --json: {exc}")
-        return 2
-    try:
-        _bench.run_bench(
-            quick=args.quick,
-            json_path=json_path,
-            cold=args.cold,
-            guest=not args.no_guest,
-            only=only,
-        )
-    except (OSError, ValueError, RuntimeError) as exc:
-        _log(f"bench: {exc}")
-        return 1
-    return 0
+    return _bench_command.bench_command(args)
 
 
 # -------------------------------------------------------------------------- rig
@@ -388,9 +340,6 @@ def _add_rig(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_rig(args: argparse.Namespace, tail: list[str]) -> int:
-    from gpiocore import GpioError
-
-    from . import _pirig
 
     if tail:
         _log(f"rig takes no command: {tail}")
@@ -400,9 +349,9 @@ def _cmd_rig(args: argparse.Namespace, tail: list[str]) -> int:
         return 2
     try:
         if args.rig_action == "show":
-            print(_pirig.describe_wiring(args.rigfile))
+            print(_rigcheck.describe_wiring(args.rigfile))
             return 0
-        report = _pirig.check_rig(args.rigfile, chip=args.chip, timeout=args.timeout)
+        report = _rigcheck.check_rig(args.rigfile, chip=args.chip, timeout=args.timeout)
     except GpioError as exc:
         _log(f"rig {args.rig_action}: {exc}")
         return 1

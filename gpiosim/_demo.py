@@ -11,12 +11,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from gpiocore._context import current_backend, use_backend
-from gpiocore._errors import InvalidSettingError
-from gpiocore._pin import pins
-from gpiocore.backends._base import Backend
-from gpiosim._runner import AppRunner
-from gpiosim._timing import BackendTime
+from gpiocore import InvalidSettingError, current_backend, pins, use_backend
+from gpiocore.backends import Backend
+from gpiosim.rig._runner import AppRunner
+from gpiosim.rig._timing import BackendTime
 
 __all__ = ["APPS_DIR", "MIN_REAL_OFFSET", "run_demo"]
 

@@ -1,10 +1,18 @@
-"""Errors of gpiosim: sim chips, the guest, rigs. All are :class:`gpiocore.GpioError`."""
+"""Every error gpiosim raises: sim chips, the guest, the Pi and its rigs, programs under test.
+
+All but :class:`AppStopped` (a stop signal for a program's thread, not an error) are
+:class:`gpiocore.GpioError`; the public faces re-export the ones their users catch.
+"""
 
 from __future__ import annotations
 
-from gpiocore._errors import GpioError
+from pathlib import Path
+
+from gpiocore import BackendUnavailableError, GpioError, InvalidSettingError
 
 __all__ = [
+    "AppError",
+    "AppStopped",
     "ConfigfsNotMountedError",
     "GpioSimUnavailableError",
     "GuestError",
@@ -12,9 +20,16 @@ __all__ = [
     "InvalidNameError",
     "KernelBuildError",
     "KernelTooOldError",
+    "LineSpecError",
     "MissingToolError",
+    "PiNotFoundError",
+    "RigBusyError",
+    "RigCheckError",
+    "RigFileError",
+    "SandboxError",
     "SimChipError",
     "SimPermissionError",
+    "UnsafePathError",
 ]
 
 
@@ -56,3 +71,57 @@ class KernelBuildError(GuestError):
 
 class GuestTimeoutError(GuestError, TimeoutError):
     """The command in the guest did not finish within its timeout."""
+
+
+class UnsafePathError(GpioError, PermissionError):
+    """A folder on the way to a file the host writes is a symbolic link (or no folder)."""
+
+
+class PiNotFoundError(BackendUnavailableError):
+    """This is no Raspberry Pi gpiorig knows, or its header chip is not there."""
+
+
+class LineSpecError(InvalidSettingError):
+    """A line written in a form that names no usable GPIO (a power pin, pin 41, GPIO99)."""
+
+
+class RigBusyError(GpioError, RuntimeError):
+    """Another process holds the rig's lock (another test run is driving it)."""
+
+
+class RigCheckError(GpioError, RuntimeError):
+    """The rig failed its self-test: a jumper is loose, missing, swapped or shorted."""
+
+    # ``report`` is typed ``object``: the errors sit below the modules that make reports.
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+        """The self-test's :class:`gpiosim.pi.CheckReport`, when there is one."""
+
+
+class RigFileError(InvalidSettingError):
+    """A rig file that cannot be used; the message names the file, the line and the fix.
+
+    Attributes:
+        path: the rig file, when known.
+        lineno: the 1-based line of the mistake, when known.
+    """
+
+    def __init__(
+        self, message: str, *, path: Path | None = None, lineno: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.lineno = lineno
+
+
+class AppStopped(BaseException):
+    """Raised inside a program's thread to stop it; its ``with`` blocks clean up."""
+
+
+class AppError(GpioError, RuntimeError):
+    """The program under test crashed, or could not be started or stopped."""
+
+
+class SandboxError(GuestError):
+    """qemu's seccomp filter cannot be made or installed on this machine."""

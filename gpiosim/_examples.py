@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import unittest
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, final
 
-from gpiocore._errors import InvalidSettingError
+from gpiocore import InvalidSettingError
 
 if TYPE_CHECKING:
     from hypothesis import settings as Settings
@@ -181,7 +182,6 @@ class GpioGiven:
                 import pytest
 
                 replayed = lambda: getattr(database, "replayed", 0)  # noqa: E731
-                import unittest
 
                 try:
                     test()

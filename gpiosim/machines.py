@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from gpiocore._errors import InvalidSettingError
-from gpiosim._rig import Rig
-from gpiosim._trace import timing_diagram
+from gpiocore import InvalidSettingError
 from gpiosim.models import TimedLed
+from gpiosim.rig._rig import Rig
+from gpiosim.rig._trace import timing_diagram
 from gpiosim.strategies import timed_led_steps
 
 __all__ = ["timed_led_machine"]
@@ -92,6 +92,7 @@ def timed_led_machine(
             self.mark = rig.mark(f"example {examples}")
             self.model = TimedLed(offset, tolerance)
             self.log: list[str] = []
+            self.released_at = float("-inf")
 
         def now(self) -> float:
             return rig.elapsed() - self.mark.t
@@ -133,7 +134,10 @@ def timed_led_machine(
         @rule()
         def press(self) -> None:
             t = self.now()
-            near = self.model.ambiguous(t)
+            # A press within the tolerance of the last release races the program's read
+            # of the level after the release's edge (the post's programs read
+            # button.value, README's finding 1): in real time either outcome is right.
+            near = self.model.ambiguous(t) or (not exact and t - self.released_at <= tolerance)
             rig.press(button)
             self.log.append(f"t={t:8.4f}  press")
             self.model.button(t, True)
@@ -144,6 +148,7 @@ def timed_led_machine(
         def release(self) -> None:
             t = self.now()
             rig.release(button)
+            self.released_at = t
             self.log.append(f"t={t:8.4f}  release")
             self.model.button(t, False)
             self._check()

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 
-from gpiocore._errors import InvalidSettingError
+from gpiocore import InvalidSettingError
 
 __all__ = ["FollowButton", "TimedLed", "predict_timed_led"]
 

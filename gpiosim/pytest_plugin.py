@@ -7,25 +7,44 @@ every test that uses the ``backend`` fixture then runs once per backend. State l
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from gpiocore._context import set_session_backend, use_backend
-from gpiocore._errors import BackendNotFoundError, GpioError
-from gpiocore.backends._base import Backend, Harness
-from gpiocore.backends._registry import available_backends, load_backend
-from gpiosim._atomicwrite import trusted_folder
-from gpiosim._rig import Rig, Signal, Transition
-from gpiosim._runner import AppRunner
-from gpiosim._timing import BackendTime, default_scale
+from gpiocore import BackendNotFoundError, GpioError, use_backend
+from gpiocore.backends import Backend, Harness, available_backends, load_backend
+from gpiocore.testing import set_session_backend
+from gpiosim._errors import RigFileError, SimChipError
+from gpiosim._examples import GpioGiven
+from gpiosim._pluginconfig import (
+    check_options,
+    register_hypothesis_profiles,
+    rig_path,
+    test_id,
+    write_trace,
+)
+from gpiosim.pi._rigload import load_rig_signals
+from gpiosim.pi._session import start_pi_session
+from gpiosim.rig._rig import Rig
+from gpiosim.rig._runner import AppRunner
+from gpiosim.rig._signal import Signal
+from gpiosim.rig._timing import BackendTime, default_scale
+from gpiosim.rig._trace import trace_since_mark
+from gpiosim.sim._chip import SimChip
+from gpiosim.sim._env import check_environment
 
-__all__ = ["BACKENDS_KEY", "DEFAULT_SIGNALS", "AppRunner", "Rig", "Signal"]
+__all__ = [
+    "BACKENDS_KEY",
+    "DEFAULT_SIGNALS",
+]
 
+
+__all__ = ["BACKENDS_KEY", "DEFAULT_SIGNALS"]
+
+#: The backends of the session (``--backend``), in ``config.stash``.
 BACKENDS_KEY = pytest.StashKey[list[str]]()
 _SCALE_KEY = pytest.StashKey[float | None]()
 _RIG_SIGNALS_KEY = pytest.StashKey[Sequence["Signal"]]()
@@ -85,7 +104,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)  # before hypothesis's: it loads --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     """Validate ``--backend`` and register the ``backends`` marker."""
-    _check_options(config)
+    check_options(config)
     config.addinivalue_line(
         "markers",
         "backends(*names): run only on these GPIO backends; on others the test is "
@@ -116,13 +135,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # Importing hypothesis costs ~8 s in the guest: only when this run names a profile;
     # otherwise gpio_hypothesis_settings registers them when a test first needs them.
     if config.getoption("--hypothesis-profile", None):
-        _register_hypothesis_profiles()
+        register_hypothesis_profiles()
     config.stash[_SCALE_KEY] = config.getoption("--gpio-time-scale")
-    path = _rig_path(config)
+    path = rig_path(config)
     if path:
         # Checked once, up front: a mistake is one usage error that points at its line,
         # not an error in every test that uses the rig.
-        from gpiosim._rigfile import RigFileError, load_rig_signals
 
         try:
             config.stash[_RIG_SIGNALS_KEY] = load_rig_signals(path)
@@ -141,7 +159,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Before a ``--backend=pi`` session: lock the rig and self-test its jumpers."""
     if "pi" in session.config.stash.get(BACKENDS_KEY, []):
-        from gpiosim._pirig import start_pi_session
 
         start_pi_session(session.config, scale=_default_scale(session.config))
 
@@ -171,8 +188,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip (or with ``GPIOSIM_REQUIRE=1``, fail) ``gpio_sim`` tests without gpio-sim."""
     if item.get_closest_marker("gpio_sim") is None:
         return
-    from gpiosim._chip import check_environment
-    from gpiosim._errors import SimChipError
 
     try:
         check_environment()
@@ -280,132 +295,6 @@ def rig(
         yield made
 
 
-def _check_options(config: pytest.Config) -> None:
-    """Turn a bad option into one usage error before the run, naming the option."""
-    scale = config.getoption("--gpio-time-scale")
-    if scale is not None and not 0 < scale < 1e9:  # NaN fails this too
-        raise pytest.UsageError(
-            f"--gpio-time-scale must be a positive factor below 1e9, not {scale:g}: "
-            "e.g. --gpio-time-scale=4"
-        )
-    if scale is None:
-        try:
-            default_scale()
-        except GpioError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    option = config.getoption("--backend")
-    raw = config.getini("gpio_backend") if option is None else option
-    if raw is not None and not [n for n in str(raw).split(",") if n.strip()]:
-        where = "the gpio_backend ini option" if option is None else "--backend"
-        raise pytest.UsageError(
-            f"{where} names no GPIO backend: {raw!r}; e.g. --backend=fake or --backend=fake,sim"
-        )
-    rig = config.getoption("--rig")
-    if rig is not None and not rig.strip():
-        raise pytest.UsageError(
-            f"--rig needs a rig file's path, not {rig!r}: e.g. --rig=fixtures/rigs/sim.toml"
-        )
-    replay = config.getoption("--gpio-replay")
-    if replay is not None and replay not in available_backends():
-        raise pytest.UsageError(
-            f"--gpio-replay: no GPIO backend named {replay!r}; choose from "
-            f"{', '.join(sorted(available_backends()))}: e.g. --gpio-replay=fake"
-        )
-    config.stash[_TRACES_KEY] = _trace_folder(config)
-
-
-def _config_folder(config: pytest.Config) -> Path:
-    """The folder pytest's own ini paths are relative to: the config file's, else the
-    rootdir."""
-    return config.inipath.parent if config.inipath is not None else config.rootpath
-
-
-def _on_command_line(config: pytest.Config, option: str) -> bool:
-    """True when ``option`` was typed (or set in ``PYTEST_ADDOPTS``), not read from the
-    config file's ``addopts``."""
-    import shlex
-
-    typed = [*config.invocation_params.args]
-    with contextlib.suppress(ValueError):  # pytest reports a malformed PYTEST_ADDOPTS
-        typed += shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
-    return any(arg == option or str(arg).startswith(option + "=") for arg in typed)
-
-
-def _rig_path(config: pytest.Config) -> str | None:
-    """The rig file ``--rig`` or the ``gpio_rig`` ini option names, if any.
-
-    A path typed on the command line is relative to the working folder; one written in
-    the config file (its ``addopts``, or ``gpio_rig``) is relative to that file's
-    folder, as pytest takes its own ini paths, so every folder of the project finds it.
-    """
-    option: str | None = config.getoption("--rig")
-    if option is None:
-        written = str(config.getini("gpio_rig") or "").strip()
-        return str(_config_folder(config) / written) if written else None
-    if _on_command_line(config, "--rig"):
-        return option
-    return str(_config_folder(config) / option)
-
-
-#: Where VCD traces go and the folder trusted on the way, or why none are written.
-_TRACES_KEY = pytest.StashKey[tuple[Path, Path] | str]()
-_TRACE_DIR = "results/traces"
-
-
-def _trace_folder(config: pytest.Config) -> tuple[Path, Path] | str:
-    """Check ``--gpio-trace-dir`` without making it: a usage error if given and not
-    writable; if the default is not writable (a read-only checkout), warn once and
-    write no traces."""
-    option = config.getoption("--gpio-trace-dir")
-    root = Path(os.path.abspath(config.rootpath))
-    folder = Path(os.path.abspath(root / (option or _TRACE_DIR)))
-    probe = folder
-    while not os.path.lexists(probe) and probe != probe.parent:
-        probe = probe.parent
-    problem = None
-    if not probe.is_dir():
-        problem = f"{probe} is not a folder"
-    elif not os.access(probe, os.W_OK | os.X_OK):
-        problem = f"{probe} is not writable"
-    if problem is None:
-        # Below the outermost project on the way (the guest's share), no folder may be
-        # a link: a guest can plant one. The rootdir may be a subfolder of that project.
-        return folder, trusted_folder(folder, root if folder.is_relative_to(root) else None)
-    if option is not None:
-        raise pytest.UsageError(
-            f"--gpio-trace-dir={option}: {problem}: pass a folder you can write"
-        )
-    config.issue_config_time_warning(
-        pytest.PytestConfigWarning(
-            f"gpiosim: no VCD traces of failing rig tests: {problem}; "
-            "pass --gpio-trace-dir=DIR to write them elsewhere"
-        ),
-        stacklevel=2,
-    )
-    return f"{problem} (see --gpio-trace-dir)"
-
-
-def _write_trace(
-    config: pytest.Config, name: str, record: Sequence[Transition], initial: Mapping[str, bool]
-) -> str:
-    """Write one VCD; return the report's line: its path, or why it was not written."""
-    where = config.stash.get(_TRACES_KEY, None)
-    if where is None:  # pytest_configure did not run this plugin's checks
-        where = _trace_folder(config)
-    if isinstance(where, str):
-        return f"VCD not written: {where}"
-    folder, trusted = where
-    try:
-        from gpiosim._trace import write_vcd
-
-        vcd = write_vcd(folder / name, record, initial, trusted=trusted)
-    except ImportError:
-        return "VCD not written: pyvcd is not installed (pip install pyvcd)"
-    except OSError as exc:  # a folder made read-only, a link planted on the way
-        return f"VCD not written: {exc}"
-    return f"VCD: {vcd}"
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -422,38 +311,14 @@ def pytest_runtest_makereport(
         for i, made in enumerate(rigs):
             record = made.transitions()
             name = f"{safe}{'-' + str(i) if i else ''}.vcd"
-            written = _write_trace(item.config, name, record, made.initial_levels())
-            report.sections.append(("gpiosim rig trace", f"{rig_trace(made)}\n{written}"))
+            written = write_trace(item.config, name, record, made.initial_levels())
+            report.sections.append(("gpiosim rig trace", f"{trace_since_mark(made)}\n{written}"))
     return report
-
-
-def rig_trace(rig: Rig) -> str:
-    """The text trace a failing test shows: the timing diagram since the rig's last mark.
-
-    Its time axis starts at the mark (0 s); a first line says which mark, when it was on
-    the rig's record, and how many earlier transitions only the VCD file holds.
-    """
-    from gpiosim._trace import timing_diagram
-
-    mark = rig.last_mark
-    if mark is None:
-        return timing_diagram(rig.transitions(), rig.initial_levels())
-    shown = rig.transitions(since=mark)
-    earlier = len(rig.transitions()) - len(shown)
-    head = (
-        f"since {mark.label!r} at {mark.t:.6f} s of the rig's record (0 s below); "
-        f"{earlier} earlier transition{'' if earlier == 1 else 's'} in the VCD only"
-    )
-    diagram = timing_diagram(shown, rig.initial_levels(since=mark), start_ns=mark.t_ns)
-    return f"{head}\n{diagram}"
 
 
 @pytest.fixture
 def sim_chip(request: pytest.FixtureRequest) -> Iterator[object]:
     """A fresh 8-line gpio-sim chip for the test (needs gpio-sim: see the gpio_sim marker)."""
-    from gpiosim._chip import SimChip, check_environment
-    from gpiosim._errors import SimChipError
-
     try:
         check_environment()
     except SimChipError as exc:
@@ -466,11 +331,6 @@ def sim_chip(request: pytest.FixtureRequest) -> Iterator[object]:
 
 #: Hypothesis settings per backend: many exact examples on the fake's virtual time,
 #: few on real time (each step takes real, scaled seconds there).
-HYPOTHESIS_PROFILES: dict[str, dict[str, object]] = {
-    "fake": {"max_examples": 60, "stateful_step_count": 20},
-    "sim": {"max_examples": 8, "stateful_step_count": 8},
-    "pi": {"max_examples": 8, "stateful_step_count": 8},
-}
 
 
 @pytest.fixture
@@ -482,7 +342,7 @@ def gpio_hypothesis_settings(backend: Backend) -> object:
     """
     from hypothesis import HealthCheck, settings
 
-    _register_hypothesis_profiles()
+    register_hypothesis_profiles()
     name = f"gpiosim-{backend.name}"
     try:
         chosen = settings.get_profile(name)
@@ -499,22 +359,6 @@ def gpio_hypothesis_settings(backend: Backend) -> object:
 
 #: ``--gpio-replay`` results, by test: (examples replayed, failed).
 _REPLAYS_KEY = pytest.StashKey[dict[str, tuple[int, bool]]]()
-
-
-def _test_id(item: pytest.Item) -> str:
-    """The test without its backend: one example database entry for every backend."""
-    path = item.path
-    with contextlib.suppress(ValueError):  # a test outside the rootdir keeps its path
-        path = path.relative_to(item.config.rootpath)
-    name = getattr(item, "originalname", item.name)
-    callspec = getattr(item, "callspec", None)
-    params = {} if callspec is None else dict(callspec.params)
-    params.pop("gpio_backend_name", None)
-    kept = ", ".join(
-        f"{key}={value!r}" if isinstance(value, str | int | float | bool | None) else key
-        for key, value in sorted(params.items())
-    )
-    return f"{path.as_posix()}::{name}" + (f"[{kept}]" if kept else "")
 
 
 @pytest.fixture
@@ -538,7 +382,6 @@ def gpio_given(
                 ...
             example()
     """
-    from gpiosim._examples import GpioGiven
 
     node = request.node
     results = request.config.stash.setdefault(_REPLAYS_KEY, {})
@@ -548,7 +391,7 @@ def gpio_given(
 
     return GpioGiven(
         gpio_hypothesis_settings,  # type: ignore[arg-type]
-        test_id=_test_id(node),
+        test_id=test_id(node),
         backend=backend.name,
         replay=request.config.getoption("--gpio-replay"),
         report=report,
@@ -577,26 +420,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for nodeid, (count, failed) in sorted(results.items()):
         how = "fails here too" if failed else "passes here"
         terminalreporter.write_line(f"{nodeid}: {count} example(s): {how}")
-
-
-def _register_hypothesis_profiles() -> None:
-    try:
-        from hypothesis import settings
-    except ImportError:  # hypothesis is a test extra
-        return
-    from hypothesis.database import DirectoryBasedExampleDatabase
-
-    # An example database of their own (hypothesis's usual place), also where the
-    # `ci` profile that hypothesis loads under CI=true has none: what the fake finds
-    # must be there for --gpio-replay on the kernel.
-    database = DirectoryBasedExampleDatabase(os.path.join(".hypothesis", "examples"))
-    for name, values in HYPOTHESIS_PROFILES.items():
-        settings.register_profile(
-            f"gpiosim-{name}",
-            deadline=None,
-            database=database,
-            **values,  # type: ignore[arg-type]
-        )
 
 
 @pytest.fixture

@@ -14,97 +14,14 @@ Durations are in seconds *before* scaling: a rig stretches them on real-time bac
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from typing import Any, Literal
+from typing import Any
 
 from hypothesis import strategies as st
 
-from gpiocore._errors import InvalidSettingError
+from gpiocore import InvalidSettingError
+from gpiosim.rig._step import Step, check_count, check_seconds, seconds_text
 
 __all__ = ["Step", "edge_sequences", "timed_led_steps"]
-
-Kind = Literal["press", "release", "bounce", "glitch", "wait"]
-
-#: ``level`` not given: a press ends high, a release low; others have no level of their own.
-_UNSET: Any = None
-
-
-def _seconds(value: float) -> str:
-    if value and value < 0.01:
-        return f"{value * 1e3:g} ms"
-    return f"{value:g} s"
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One thing done to an input.
-
-    ``press`` makes it active (high, logically) and ``release`` inactive; ``bounce`` is
-    a burst of ``toggles`` drives ``gap`` apart that ends at ``level`` (the drives
-    alternate, so an odd count from the other level is ``toggles`` changes);
-    ``glitch`` is a pulse of ``width`` away from the current level and back; ``wait``
-    lets ``duration`` pass. ``level`` is where the step leaves the input: ``True`` for a
-    press, ``False`` for a release (either may be left out), required for a bounce.
-
-    Raises:
-        InvalidSettingError: an unknown kind, a negative or infinite duration, a
-            ``level`` that contradicts the kind, or a bounce without one.
-    """
-
-    kind: Kind
-    duration: float = 0.0
-    level: bool = _UNSET
-    toggles: int = 0
-    gap: float = 0.0
-    width: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise InvalidSettingError(
-                f"step kind must be one of {', '.join(_KINDS)}, not {self.kind!r}"
-            )
-        _check(duration=self.duration, gap=self.gap, width=self.width)
-        _check_count("toggles", self.toggles, 0)
-        level = self.level
-        if level is not None and not isinstance(level, bool):
-            raise InvalidSettingError(
-                f"a step's level must be True (high) or False (low), not {level!r}"
-            )
-        if self.kind in ("press", "release"):
-            ends = self.kind == "press"
-            if level is not None and level is not ends:
-                raise InvalidSettingError(
-                    f"a {self.kind} ends {'high' if ends else 'low'}, so level={level!r} "
-                    f"contradicts it: use Step({'release' if ends else 'press'!r}) for a "
-                    f"change that ends {'low' if ends else 'high'}"
-                )
-            level = ends
-        elif self.kind == "bounce" and level is None:
-            raise InvalidSettingError(
-                "a bounce needs the level it ends at: Step('bounce', level=True, "
-                "toggles=5, gap=0.001) ends high"
-            )
-        object.__setattr__(self, "level", bool(level))
-
-    def __str__(self) -> str:
-        if self.kind == "wait":
-            return f"wait {_seconds(self.duration)}"
-        if self.kind == "bounce":
-            return (
-                f"bounce ×{self.toggles} ({_seconds(self.gap)}) → "  # noqa: RUF001
-                f"{'high' if self.level else 'low'}"
-            )
-        if self.kind == "glitch":
-            return f"glitch {_seconds(self.width)}"
-        return self.kind
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        # hypothesis prints a dataclass field by field unless it says how
-        p.text(repr(self))
 
 
 class _Timeline(list[Step]):
@@ -118,43 +35,27 @@ class _Timeline(list[Step]):
             if step.kind == "wait":
                 pending = step.duration + (pending or 0.0)
                 continue
-            words.append(str(step) if pending is None else f"{step} {_seconds(pending)} later")
+            words.append(str(step) if pending is None else f"{step} {seconds_text(pending)} later")
             pending = None
         if pending is not None:
-            words.append(f"wait {_seconds(pending)}")
+            words.append(f"wait {seconds_text(pending)}")
         return f"[{', '.join(words)}]"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
 
-def _check(**values: float) -> None:
-    for name, value in values.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 <= value < math.inf
-        ):
-            raise InvalidSettingError(f"{name} must be a finite number >= 0, not {value!r}")
-
 
 def _check_range(name: str, bounds: object) -> tuple[float, float]:
     if not (isinstance(bounds, tuple) and len(bounds) == 2):
         raise InvalidSettingError(f"{name} must be a (low, high) pair of seconds, not {bounds!r}")
     low, high = bounds
-    _check(**{f"{name}[0]": low, f"{name}[1]": high})
+    check_seconds(**{f"{name}[0]": low, f"{name}[1]": high})
     if low > high:
         raise InvalidSettingError(f"{name} must be (low, high) with low <= high, not {bounds!r}")
     return low, high
 
 
-def _check_count(name: str, value: object, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise InvalidSettingError(f"{name} must be a whole number >= {least}, not {value!r}")
-    return value
-
-
-_KINDS = ("press", "release", "bounce", "glitch", "wait")
 
 
 def edge_sequences(
@@ -194,10 +95,10 @@ def edge_sequences(
     Raises:
         InvalidSettingError: a bound is negative or the ranges are inverted.
     """
-    _check(min_dwell=min_dwell, max_dwell=max_dwell)
-    _check_count("min_steps", min_steps, 0)
-    _check_count("max_steps", max_steps, 0)
-    _check_count("max_toggles", max_toggles, 2)  # a burst is at least two changes
+    check_seconds(min_dwell=min_dwell, max_dwell=max_dwell)
+    check_count("min_steps", min_steps, 0)
+    check_count("max_steps", max_steps, 0)
+    check_count("max_toggles", max_toggles, 2)  # a burst is at least two changes
     bounce_gap = _check_range("bounce_gap", bounce_gap)
     if glitch_width is not None:
         glitch_width = _check_range("glitch_width", glitch_width)
@@ -269,11 +170,11 @@ def timed_led_steps(
         near: how close to the deadline the near ones land (either side).
         max_wait: the longest random wait (default: 1.5 offsets).
     """
-    _check(offset=offset, near=near)
+    check_seconds(offset=offset, near=near)
     if offset == 0:
         raise InvalidSettingError("offset must be above 0: the program's timer needs one")
     if max_wait is not None:
-        _check(max_wait=max_wait)
+        check_seconds(max_wait=max_wait)
         if max_wait < 0.01:
             raise InvalidSettingError(f"max_wait must be 0.01 s or more, not {max_wait!r}")
     longest = 1.5 * offset if max_wait is None else max_wait

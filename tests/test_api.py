@@ -11,6 +11,7 @@ PUBLIC_MODULES = [
     "gpiocore",
     "gpiocore.selector",
     "gpiocore.backends",
+    "gpiocore.testing",
     "gpiosim.chip",
     "gpiosim.guest",
     "gpiosim.rig",
@@ -86,7 +87,7 @@ def test_a_third_party_backend_is_found_by_name(monkeypatch):
 
     from gpiocore import pins, use_backend
     from gpiocore.backends import load_backend
-    from gpiocore.backends._fake import FakeBackend
+    from gpiocore.testing import FakeBackend
 
     class Expander:  # e.g. an I2C expander with 16 lines named as a Pi header's first 16
         def __new__(cls, **options):
@@ -110,7 +111,7 @@ def test_a_third_party_backend_is_found_by_name(monkeypatch):
 def test_backend_choice_explicit_then_env_then_fake(monkeypatch, tmp_path):
     from gpiocore import FakeBackendWarning
     from gpiocore._context import _CurrentBackend
-    from gpiocore.backends._fake import FakeBackend
+    from gpiocore.testing import FakeBackend
 
     monkeypatch.delenv("GPIOCORE_BACKEND", raising=False)
     # No GPIO under the root: the fake, with a warning (tests/test_context.py has more).

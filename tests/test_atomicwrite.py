@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gpiocore import GpioError, InvalidSettingError
-from gpiosim._atomicwrite import UnsafePathError, write_file_atomic
+from gpiosim._atomicwrite import write_file_atomic
+from gpiosim._errors import UnsafePathError
 
 
 def test_a_link_at_the_file_is_replaced_not_written_through(tmp_path):

@@ -18,21 +18,32 @@ from pathlib import Path
 
 import pytest
 
-from gpiocore._errors import (
+from gpiocore import (
+    Bias,
     ClosedError,
+    Direction,
+    Drive,
+    Edge,
+    EdgeType,
     InvalidSettingError,
     LineBusyError,
     LineNotFoundError,
+    LineSettings,
     PinDirectionError,
     PinIndexError,
     TimerSettingError,
 )
-from gpiocore._types import Bias, Direction, Drive, Edge, EdgeType, LineSettings
-from gpiocore.backends._base import Backend, Harness, LineHandle, TimerHandle
-from gpiocore.backends._cdev import CdevBackend, to_gpiod_settings
-from gpiocore.backends._timerfd import TimerfdTimer
-from gpiosim._simbackend import ENV_CHIP, SimBackend
+from gpiocore.backends import (
+    Backend,
+    CdevBackend,
+    Harness,
+    LineHandle,
+    TimerfdTimer,
+    TimerHandle,
+    to_gpiod_settings,
+)
 from gpiosim.chip import CONFIGFS_ROOT, SimChip
+from gpiosim.sim import ENV_CHIP, SimBackend
 
 PROJECT = Path(__file__).resolve().parent.parent
 MS = 1_000_000
@@ -553,8 +564,8 @@ def test_sim_backend_close_tears_down(need_sim: None, monkeypatch: pytest.Monkey
 
 _CHILD = """
 import sys
-from gpiocore._types import Direction, LineSettings
-from gpiosim._simbackend import SimBackend
+from gpiocore import Direction, LineSettings
+from gpiosim.sim import SimBackend
 be = SimBackend()
 assert be.attached
 line = be.open_line(be.default_chip(), 17,

@@ -7,10 +7,9 @@ import time
 
 import pytest
 
-from gpiocore import Both, In, Out, pins, use_backend
-from gpiocore.backends import SettleTimeoutError, VirtualClock
-from gpiocore.backends._fake import FakeBackend
+from gpiocore import Both, In, Out, SettleTimeoutError, pins, use_backend
 from gpiocore.selector import Selector, Timer
+from gpiocore.testing import FakeBackend, VirtualClock
 from tests.conftest import APPS
 
 
@@ -143,7 +142,7 @@ def test_settle_times_out_on_a_stuck_program():
 
 
 def test_runner_stops_a_program_blocked_in_raw_epoll(no_fd_leak):
-    from gpiosim._runner import AppRunner
+    from gpiosim.rig import AppRunner
 
     backend = FakeBackend()
     with use_backend(backend):
@@ -158,7 +157,7 @@ def test_runner_stops_a_program_blocked_in_raw_epoll(no_fd_leak):
 def test_a_threads_program_uses_its_runners_backend_not_the_current_one():
     """A test whose current backend is another one (e.g. the session's sim) runs a
     program on a fake of its own: the program's pins must be that fake's."""
-    from gpiosim._runner import AppRunner
+    from gpiosim.rig import AppRunner
 
     current, own = FakeBackend(), FakeBackend()
     lines = [("gpiochip0", 17), ("gpiochip0", 18)]
@@ -176,7 +175,7 @@ def test_settle_waits_for_a_raw_epoll_program_wherever_it_is(tmp_path):
     """A program under an AppRunner is watched: settle() returns only when it is back in
     its raw epoll, even when it takes real time (a sleep) between its read and its write.
     Unwatched, settle() would return while it sleeps, and the LED would still be off."""
-    from gpiosim._runner import AppRunner
+    from gpiosim.rig import AppRunner
 
     source = (APPS / "follow_epoll.py").read_text()
     original = "                led.value = button.value\n"
@@ -203,7 +202,7 @@ def test_settle_waits_for_a_raw_epoll_program_wherever_it_is(tmp_path):
 
 
 def test_runner_reports_a_crash(tmp_path):
-    from gpiosim._runner import AppError, AppRunner
+    from gpiosim.rig import AppError, AppRunner
 
     program = tmp_path / "crash.py"
     program.write_text("from gpiocore import pins\npins.pin(99)\n")
@@ -217,7 +216,7 @@ def test_runner_reports_a_crash(tmp_path):
 
 
 def test_runner_reports_a_program_stuck_outside_waits(tmp_path):
-    from gpiosim._runner import AppError, AppRunner
+    from gpiosim.rig import AppError, AppRunner
 
     program = tmp_path / "stuck.py"
     program.write_text("import time\nwhile True:\n    time.sleep(0.01)\n")
@@ -252,3 +251,20 @@ def test_the_main_threads_real_waits_come_back_to_python_every_slice(monkeypatch
     recorder.timeouts.clear()
     assert poller.poll(0) == []
     assert recorder.timeouts == [0.0]
+
+
+def test_a_backend_schedules_under_the_clocks_lock():
+    """The fake's way of using its clock: a compound change under ``lock``, with the
+    scheduling calls (which take the same re-entrant lock) inside it."""
+    clock = VirtualClock(autojump_threshold=None)
+    fired = []
+    with clock.lock:
+        now = clock.monotonic_ns()
+        clock.schedule(now + 10, lambda: fired.append("kept"))
+        dropped = clock.schedule(now + 5, lambda: fired.append("dropped"))
+        clock.cancel(dropped)
+        clock.wake_all()  # no waiter yet: nothing to wake, and time does not move
+        assert clock.monotonic_ns() == now
+    clock.advance(20e-9)
+    assert fired == ["kept"]
+    assert clock.monotonic_ns() == now + 20

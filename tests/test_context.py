@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from gpiocore import FakeBackendWarning, GpioWarning, current_backend, use_backend
-from gpiocore._context import _CurrentBackend, detect_backend
-from gpiocore.backends._cdev import CdevBackend
-from gpiocore.backends._fake import FakeBackend
+from gpiocore._context import _CurrentBackend
+from gpiocore.backends import CdevBackend, detect_backend
+from gpiocore.testing import FakeBackend
 
 NO_GPIO_WARNING = (
     r"no GPIO backend chosen and no GPIO hardware here \(no .*/dev/gpiochip\*\): pins are "
@@ -66,7 +66,7 @@ def test_a_gpio_character_device_means_cdev(tmp_path, no_choice):
 
 
 def test_a_pi_model_without_its_header_chip_is_not_a_pi(tmp_path, no_choice):
-    from gpiosim._pi import PiBackend
+    from gpiosim.pi import PiBackend
 
     root = _root_with_chip(tmp_path, "Raspberry Pi 4 Model B Rev 1.4")
     assert PiBackend.detect(root) == 0  # dev/gpiochip0 is no GPIO chip here

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from gpiocore import InvalidSettingError
-from gpiocore.backends._fake import FakeBackend
+from gpiocore.testing import FakeBackend
 from gpiosim._cli import main as cli_main
 from gpiosim._demo import run_demo
 

@@ -202,7 +202,7 @@ def test_debounce_above_the_kernels_limit_is_refused_on_every_backend(backend):
 def test_the_cdev_mapping_refuses_a_debounce_it_would_wrap():
     """A second check where gpiocore hands the value to gpiod, for settings made some other way."""
     from gpiocore import LineSettings
-    from gpiocore.backends._cdev import to_gpiod_settings
+    from gpiocore.backends import to_gpiod_settings
 
     settings = LineSettings(debounce_ns=1_000)
     object.__setattr__(settings, "debounce_ns", 5000 * 10**9)  # past __post_init__

@@ -9,9 +9,10 @@ the timing lines up the same way.
 from __future__ import annotations
 
 from gpiocore import use_backend
-from gpiocore.backends._fake import FakeBackend
-from gpiosim._rig import Rig, Signal
-from gpiosim._runner import AppRunner
+from gpiocore.testing import FakeBackend
+from gpiosim.rig._rig import Rig
+from gpiosim.rig._runner import AppRunner
+from gpiosim.rig._signal import Signal
 from tests.conftest import APPS
 
 SIGNALS = [Signal("button", "GPIO17", "input"), Signal("led", "GPIO18", "output")]

@@ -11,9 +11,9 @@ import warnings
 import pytest
 
 from gpiocore import ClosedError, PinBank
-from gpiocore.backends._cdev import CdevBackend
-from gpiocore.backends._fake import FakeBackend
+from gpiocore.backends import CdevBackend
 from gpiocore.selector import Selector, Semaphore, Timer
+from gpiocore.testing import FakeBackend
 from tests.conftest import open_fds
 
 

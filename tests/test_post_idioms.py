@@ -21,7 +21,7 @@ import pytest
 
 from gpiocore import InvalidSettingError
 from gpiocore.selector import Selector, Timer
-from gpiosim._runner import AppRunner
+from gpiosim.rig._runner import AppRunner
 
 PROGRAM = Path(__file__).resolve().parent / "programs" / "post_idioms.py"
 OFFSET = 0.5  # seconds, before scaling

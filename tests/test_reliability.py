@@ -28,14 +28,14 @@ import pytest
 
 from gpiocore import Both, EventOverflowError, In, Out, pins
 from gpiocore.backends import load_backend
-from gpiocore.backends._fake import FakeBackend
 from gpiocore.selector import Selector, Semaphore, Timer
+from gpiocore.testing import FakeBackend
 from gpiosim import guest
-from gpiosim._chip import _owned_name
-from gpiosim._errors import InvalidNameError, SimChipError, SimPermissionError
-from gpiosim._runner import AppError, AppRunner
+from gpiosim._errors import AppError, InvalidNameError, SimChipError, SimPermissionError
 from gpiosim.chip import CONFIGFS_ROOT, Bank, SimChip, SimDevice, validate_device_name
 from gpiosim.models import TimedLed
+from gpiosim.rig._runner import AppRunner
+from gpiosim.sim._configfs import _owned_name
 from tests.conftest import APPS, ROOT, open_fds
 
 SIMDIR = CONFIGFS_ROOT / "gpio-sim"
@@ -574,7 +574,7 @@ def test_chip_names_cannot_leave_the_gpio_sim_folder(name, tmp_path):
 
 @pytest.mark.parametrize("name", ESCAPES, ids=repr)
 def test_rig_names_cannot_leave_the_lock_folder(name):
-    from gpiosim._rigfile import validate_rig_name
+    from gpiosim.pi._rigfile import validate_rig_name
 
     with pytest.raises(InvalidNameError, match="rig name .* is not usable as a lock name"):
         validate_rig_name(name)

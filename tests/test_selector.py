@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from gpiocore import Both, In, InvalidSettingError, PinBank, pins
-from gpiocore.backends._fake import FakeBackend
 from gpiocore.selector import EDGE, INPUT, Selector, Semaphore, Timer
+from gpiocore.testing import FakeBackend
 
 
 @pytest.fixture

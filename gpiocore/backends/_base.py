@@ -8,12 +8,39 @@ found by name through the ``gpiocore.backends`` entry-point group (see ``_regist
 from __future__ import annotations
 
 import dataclasses
+import inspect
+from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from gpiocore._clock import Clock
+from gpiocore._errors import InvalidSettingError
 from gpiocore._types import EdgeEvent, LineSettings
 
-__all__ = ["Backend", "ChipInfo", "Harness", "LineHandle", "TimerHandle"]
+__all__ = [
+    "Backend",
+    "ChipInfo",
+    "DetectsHardware",
+    "ExportsEnv",
+    "Harness",
+    "LevelListener",
+    "LineHandle",
+    "ListensToLevels",
+    "ListensToRequests",
+    "ReportsConsumer",
+    "ReportsPull",
+    "RequestListener",
+    "TimerHandle",
+    "WakesWaiters",
+    "check_backend",
+]
+
+LevelListener = Callable[[str, int, bool, int], None]
+"""Called as ``listener(chip, offset, level, timestamp_ns)`` on every physical change."""
+
+RequestListener = Callable[[str, int], None]
+"""Called as ``listener(chip, offset)`` after a program requests, reconfigures or
+releases a line."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -147,3 +174,107 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release what the backend holds (chips it made, fds); safe to call twice."""
         ...
+
+
+# -- optional features ----------------------------------------------------------------
+# A backend or harness offers these where it can; tooling checks with isinstance() and
+# falls back (or says what is missing) where it cannot. Each is its own Protocol so that
+# a backend declares exactly what it has.
+
+
+@runtime_checkable
+class ExportsEnv(Protocol):
+    """A backend that a subprocess can share (the app runner's ``mode='subprocess'``)."""
+
+    def export_env(self) -> dict[str, str]:
+        """Environment variables that make ``current_backend()`` in a child process
+        reach the same lines (e.g. ``GPIOCORE_BACKEND`` and where the chips are)."""
+        ...
+
+
+@runtime_checkable
+class WakesWaiters(Protocol):
+    """A backend that can make every blocked wait on its fds return at once."""
+
+    def wake_all(self) -> None:
+        """Make every open line fd and every wait return now (to stop a program)."""
+        ...
+
+
+@runtime_checkable
+class DetectsHardware(Protocol):
+    """A backend class that can tell how well it fits the machine (see ``detect_backend``)."""
+
+    def detect(self, root: Path = ...) -> int:
+        """0 when its hardware is not under ``root``; more, the more specific the fit."""
+        ...
+
+
+@runtime_checkable
+class ListensToLevels(Protocol):
+    """A harness that reports every physical level change as it happens."""
+
+    def add_listener(self, listener: LevelListener) -> None:
+        """Call ``listener(chip, offset, level, timestamp_ns)`` on every physical change."""
+        ...
+
+    def remove_listener(self, listener: LevelListener) -> None:
+        """Stop calling ``listener``."""
+        ...
+
+
+@runtime_checkable
+class ListensToRequests(Protocol):
+    """A harness that reports each request, reconfiguration and release of a line."""
+
+    def add_request_listener(self, listener: RequestListener) -> None:
+        """Call ``listener(chip, offset)`` after a program requests, reconfigures or
+        releases a line."""
+        ...
+
+    def remove_request_listener(self, listener: RequestListener) -> None:
+        """Stop calling ``listener``."""
+        ...
+
+
+@runtime_checkable
+class ReportsPull(Protocol):
+    """A harness that can read the pull the outside world applies to a line."""
+
+    def pull(self, chip: str, offset: int) -> bool:
+        """The line's pull (True for up), as reading gpio-sim's ``pull`` does."""
+        ...
+
+
+@runtime_checkable
+class ReportsConsumer(Protocol):
+    """A harness that can name who holds a line."""
+
+    def consumer(self, chip: str, offset: int) -> str | None:
+        """Who holds the line, or None if it is free."""
+        ...
+
+
+def _has_static(value: object, attr: str) -> bool:
+    try:
+        inspect.getattr_static(value, attr)
+    except AttributeError:
+        return False
+    return True
+
+
+def check_backend(value: object, where: str) -> Backend:
+    """Return ``value`` if it is a backend, so that a wrong argument fails where it is given.
+
+    Raises:
+        InvalidSettingError: ``value`` lacks what the backend protocol needs.
+    """
+    # Looked up statically: isinstance() against the Protocol would evaluate properties
+    # (a pi backend's harness takes the rig's lock and lines when first read).
+    needed = ("name", "clock", "chips", "default_chip", "open_line", "create_timer", "close")
+    if all(_has_static(value, attr) for attr in needed):
+        return value  # type: ignore[return-value]
+    raise InvalidSettingError(
+        f"{where}: {value!r} is not a GPIO backend: pass a backend object (e.g. "
+        "gpiocore.backends.load_backend('fake')) or, where a name is accepted, 'fake' or 'sim'"
+    )

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from gpiocore._errors import (
     BackendNotFoundError,
     BackendUnavailableError,
+    GpioError,
     InvalidSettingError,
 )
-from gpiocore.backends._base import Backend
+from gpiocore.backends._base import Backend, DetectsHardware
 
-__all__ = ["ENTRY_POINT_GROUP", "available_backends", "load_backend"]
+__all__ = ["ENTRY_POINT_GROUP", "ENV_VAR", "available_backends", "detect_backend", "load_backend"]
 
-ENTRY_POINT_GROUP = "gpiocore.backends"
+ENTRY_POINT_GROUP: Final = "gpiocore.backends"
+"""The entry-point group a backend registers in: ``name = "package.module:Factory"``."""
+ENV_VAR: Final = "GPIOCORE_BACKEND"
+"""The environment variable naming the backend (a backend's ``export_env`` sets it)."""
 
 
 def available_backends() -> dict[str, importlib.metadata.EntryPoint]:
@@ -65,3 +70,32 @@ def load_backend(name: str, **options: Any) -> Backend:
         pass  # no signature to check (a builtin): let the call say
     backend: Backend = factory(**options)
     return backend
+
+
+def detect_backend(root: Path = Path("/")) -> str | None:
+    """Name the registered backend that fits the GPIO hardware under ``root`` best.
+
+    Each backend class may offer ``detect(root: Path) -> int``: 0 when its hardware is
+    not there, more the more specific the fit (``pi`` outranks ``cdev`` on a Pi). With
+    no ``gpiochip*`` under ``root/dev`` no backend is even imported.
+
+    Returns:
+        The backend's name, or None where there is no GPIO hardware.
+    """
+    if not any((root / "dev").glob("gpiochip*")):
+        return None
+    best, best_rank = None, 0
+    for name, entry_point in sorted(available_backends().items()):
+        try:
+            factory = entry_point.load()
+        except ImportError:
+            continue  # cannot run here, so it is not what is here
+        if not isinstance(factory, DetectsHardware):
+            continue
+        try:
+            rank = int(factory.detect(root))
+        except (OSError, GpioError):
+            continue
+        if rank > best_rank:
+            best, best_rank = name, rank
+    return best

@@ -1,4 +1,4 @@
-# PID 1 of the gpiosim guest (gpiosim/_guest.py boots it as `init=/bin/sh -- THIS`).
+# PID 1 of the gpiosim guest (gpiosim/guest/_run.py boots it as `init=/bin/sh -- THIS`).
 #
 # The root filesystem is the host's, shared read-only over 9p, so this script,
 # the shell and every program it runs are the host's own.  The host leaves the

@@ -1,0 +1,86 @@
+"""The project folder the guest may write: found from the command's folder, never a system
+tree, never above home or the kernel cache; and the environment the guest command gets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from gpiocore import InvalidSettingError
+from gpiosim.guest._env import _HOST_ONLY_ENV, ENV_IN_GUEST
+from gpiosim.guest._source import _cache_root
+
+# Never shared read-write, whatever finds them: these folders and everything below them
+# (system trees), but for project-like places inside them; and these folders themselves.
+_SYSTEM_TREES = (
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+    "/run", "/sbin", "/sys", "/usr", "/var",
+)  # fmt: skip
+_SYSTEM_OK = ("/usr/src", "/usr/local/src", "/var/tmp")
+_NEVER_ITSELF = frozenset({"/", "/home", "/media", "/mnt", "/opt", "/root", "/srv", "/tmp"})
+
+
+def _within(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def find_project_dir(cwd: str | os.PathLike[str]) -> Path | None:
+    """The project folder for a working folder: its git work tree, else the nearest
+    folder above it that holds a ``pyproject.toml``; None if there is neither."""
+    path = Path(os.path.abspath(cwd))
+    for folder in (path, *path.parents):
+        if (folder / ".git").exists():
+            return folder
+    for folder in (path, *path.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def _writable_project(project_dir: str | os.PathLike[str] | None, cwd: str) -> str:
+    """The folder to share read-write, checked; refuses what must never be shared."""
+    if project_dir is None:
+        found = find_project_dir(cwd)
+        if found is None:
+            raise InvalidSettingError(
+                f"{cwd} is in no project (no git work tree, no pyproject.toml above it): "
+                "say which folder the guest may write with --project-dir DIR "
+                "(project_dir= in Python)"
+            )
+        project_dir = found
+    # A relative folder is relative to the command's folder, as the guest will see it.
+    project = os.path.realpath(os.path.join(cwd, os.fspath(project_dir)))
+    home = os.path.realpath(os.path.expanduser("~"))
+    cache = os.path.realpath(_cache_root())
+    why = None
+    if "\n" in project:
+        why = "named with a newline"
+    elif _within(home, project):
+        why = "your home folder" if project == home else f"a folder that holds your home {home}"
+    elif _within(cache, project):
+        why = f"a folder that holds gpiorig's cache {cache}, whose kernels the host runs"
+    elif project in _NEVER_ITSELF or (
+        any(_within(project, top) for top in _SYSTEM_TREES)
+        and not any(_within(project, ok) and project != ok for ok in _SYSTEM_OK)
+    ):
+        why = "a system folder"
+    if why is not None:
+        raise InvalidSettingError(
+            f"cannot share {project!r} read-write with the guest: it is {why}; pick the "
+            "project's own folder with --project-dir DIR (project_dir= in Python)"
+        )
+    if not os.path.isdir(project):
+        raise InvalidSettingError(
+            f"the project folder {project!r} does not exist: pass an existing --project-dir "
+            "(project_dir= in Python)"
+        )
+    return project
+
+
+def _guest_env(env: Mapping[str, str], cwd: str) -> dict[str, str]:
+    out = {k: v for k, v in env.items() if k not in _HOST_ONLY_ENV}
+    out["PWD"] = cwd
+    out[ENV_IN_GUEST] = "1"
+    return out
