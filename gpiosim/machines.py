@@ -92,7 +92,6 @@ def timed_led_machine(
             self.mark = rig.mark(f"example {examples}")
             self.model = TimedLed(offset, tolerance)
             self.log: list[str] = []
-            self.released_at = float("-inf")
 
         def now(self) -> float:
             return rig.elapsed() - self.mark.t
@@ -134,10 +133,7 @@ def timed_led_machine(
         @rule()
         def press(self) -> None:
             t = self.now()
-            # A press within the tolerance of the last release races the program's read
-            # of the level after the release's edge (the post's programs read
-            # button.value, README's finding 1): in real time either outcome is right.
-            near = self.model.ambiguous(t) or (not exact and t - self.released_at <= tolerance)
+            near = self.model.ambiguous(t)
             rig.press(button)
             self.log.append(f"t={t:8.4f}  press")
             self.model.button(t, True)
@@ -148,7 +144,6 @@ def timed_led_machine(
         def release(self) -> None:
             t = self.now()
             rig.release(button)
-            self.released_at = t
             self.log.append(f"t={t:8.4f}  release")
             self.model.button(t, False)
             self._check()
