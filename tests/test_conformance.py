@@ -174,6 +174,10 @@ def test_bad_arguments_are_named():
         check_backend_conformance(FakeBackend, time_scale=0)
     with pytest.raises(InvalidSettingError, match="lines must be two different"):
         check_backend_conformance(FakeBackend, lines=[("gpiochip0", 1), ("gpiochip0", 1)])
+    with pytest.raises(InvalidSettingError, match=r"pass e.g. lambda: load_backend\('fake'\)"):
+        check_backend_conformance("fake")
+    with pytest.raises(InvalidSettingError, match="factory must be a callable"):
+        check_backend_conformance(None)
 
 
 def test_a_backend_without_a_harness_is_refused():

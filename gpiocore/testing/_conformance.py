@@ -438,6 +438,13 @@ def check_backend_conformance(
             the backend did wrong.
         InvalidSettingError: the arguments, or a backend without a harness.
     """
+    if not callable(factory):
+        raise InvalidSettingError(
+            f"factory must be a callable that makes a backend, not {factory!r}: pass e.g. "
+            f"lambda: load_backend({factory!r})"
+            if isinstance(factory, str)
+            else f"factory must be a callable that makes a backend, not {factory!r}"
+        )
     if isinstance(time_scale, bool) or not isinstance(time_scale, int | float):
         raise InvalidSettingError(f"time_scale must be a positive number, not {time_scale!r}")
     if not 0 < time_scale < 1e6:
