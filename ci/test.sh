@@ -13,7 +13,8 @@
 #     microseconds apart into one edge), so the suite is split into one shard per core
 #     (GPIORIG_GUEST_SHARDS overrides), each a guest with `--shard=I/N`, run at once by
 #     ci/guest-shards.sh; GPIOSIM_REQUIRE=1 turns a missing gpio-sim into a failure
-#     rather than a skip;
+#     rather than a skip; under CI the same suite then runs in one guest too, and the
+#     ratio of the two wall times is printed (the sharding's measure, in the same run);
 #  7. a second kernel, Linux 6.1, built from the source tarball inside Debian's
 #     linux-source-6.1 with its sha256 (the tarball path of `--source`), and the
 #     fake-versus-kernel and behaviour suites on it (sharded the same way);
@@ -56,10 +57,25 @@ GPIOSIM_NO_BUILD=1 $PY -m pytest -p no:cacheprovider -m "guest and not gpio_sim"
 
 # One guest per core: a guest is one vCPU, and most of a sim test is its guest's CPU.
 shards=${GPIORIG_GUEST_SHARDS:-$(nproc)}
+sim_suite=($GPIOSIM guest --timeout 2400 -- \
+    $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" "$@")
 step "guest (Linux 6.12): the suite on the sim backend (real gpio-sim), $shards guests"
-GPIOSIM_NO_BUILD=1 GPIOSIM_REQUIRE=1 bash ci/guest-shards.sh "$shards" "Linux 6.12" \
-    $GPIOSIM guest --timeout 2400 -- \
-    $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" "$@"
+sharded_t0=$SECONDS
+GPIOSIM_NO_BUILD=1 GPIOSIM_REQUIRE=1 bash ci/guest-shards.sh "$shards" "Linux 6.12" "${sim_suite[@]}"
+sharded_s=$((SECONDS - sharded_t0))
+
+# The yardstick of the sharding, measured in the same run: the same suite in one guest
+# (about 12 minutes). On in CI; GPIORIG_SHARD_COMPARISON=0 skips it, =1 runs it anywhere.
+compare=${GPIORIG_SHARD_COMPARISON:-}
+[ -z "$compare" ] && [ "${CI:-}" = true ] && compare=1
+if [ "$compare" = 1 ]; then
+    step "guest (Linux 6.12): the same suite in 1 guest, the sharded run's yardstick"
+    single_t0=$SECONDS
+    GPIOSIM_NO_BUILD=1 GPIOSIM_REQUIRE=1 bash ci/guest-shards.sh 1 "Linux 6.12, 1 guest" "${sim_suite[@]}"
+    single_s=$((SECONDS - single_t0))
+    echo "   sim suite wall time: $shards guests $sharded_s s, 1 guest $single_s s:" \
+        "$(awk -v a="$sharded_s" -v b="$single_s" 'BEGIN { printf "%.2fx", a / b }')"
+fi
 
 step "guest kernel: Linux 6.1 from a source tarball and its sha256"
 src=$(mktemp -d /tmp/gpiorig-linux-6.1.XXXXXX)

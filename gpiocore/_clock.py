@@ -88,10 +88,12 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 class _EpollPoller:
     """A plain epoll set: the real clock's poller."""
 
-    __slots__ = ("_epoll",)
+    __slots__ = ("_epoll", "epoll_poll")
 
     def __init__(self, sizehint: int = -1) -> None:
         self._epoll = select.epoll(sizehint)
+        # For Selector's edge path: the epoll's own poll, no Python frame in between.
+        self.epoll_poll = self._epoll.poll
 
     def register(self, fd: int, eventmask: int) -> None:
         self._epoll.register(fd, eventmask)

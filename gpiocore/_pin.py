@@ -6,6 +6,7 @@ import collections
 import datetime
 import re
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, final
@@ -22,7 +23,7 @@ from gpiocore._errors import (
 )
 from gpiocore._selector import Selector, SelectorLinks, release_unclosed
 from gpiocore._types import Bias, Direction, Drive, Edge, EdgeEvent, LineSettings, to_ns
-from gpiocore.backends._base import Backend, LineHandle, check_backend
+from gpiocore.backends._base import Backend, DrainsEdges, LineHandle, check_backend
 from gpiocore.backends._registry import load_backend
 
 __all__ = ["QUICK2WIRE_LINES", "OverflowPolicy", "Pin", "PinBank", "find_line", "line", "pins"]
@@ -127,6 +128,30 @@ DEFAULT_EVENT_BUFFER_SIZE: Final = 256
 
 
 @final
+class _EdgeSink:
+    """Where a line's drain puts a pin's edges (see ``DrainsEdges``): the pin's history
+    (``edge_append``), the last ``line_seqno`` taken, and the pin's gap-counting path."""
+
+    __slots__ = ("_take", "edge_append", "last_line_seqno")
+
+    def __init__(
+        self,
+        edge_append: Callable[[EdgeEvent], None],
+        take_edges: Callable[[list[EdgeEvent]], None],
+    ) -> None:
+        self.edge_append = edge_append
+        # Weakly: a pin dropped without close() must still be freed (and warn) at once.
+        self._take = weakref.WeakMethod(take_edges)  # type: ignore[arg-type]
+        self.last_line_seqno = 0
+
+    def take_edges(self, events: list[EdgeEvent]) -> None:
+        """Hand ``events`` to the pin's gap-counting path."""
+        take = self._take()
+        if take is not None:
+            take(events)
+
+
+@final
 class Pin:
     """One GPIO line, opened with ``with pin:``; its value is 0 or 1.
 
@@ -186,7 +211,7 @@ class Pin:
         self._consumer = consumer
         self._settings()  # validate the combination now, not at open()
         self._history: collections.deque[EdgeEvent] = collections.deque(maxlen=1024)
-        self._last_seqno = 0
+        self._sink = _EdgeSink(self._history.append, self._take_edges)
         self.lost_edges = 0
         """Edges lost to buffer overflow since the pin was opened (sequence gaps)."""
 
@@ -243,7 +268,7 @@ class Pin:
             self._chip, self._offset, self._settings(), self._consumer
         )
         self._history.clear()
-        self._last_seqno = 0
+        self._sink.last_line_seqno = 0
         self.lost_edges = 0
 
     def close(self) -> None:
@@ -439,16 +464,20 @@ class Pin:
         if handle is None:
             return
         fresh = handle.read_edges()
-        if not fresh:
-            return
+        if fresh:
+            self._take_edges(fresh)
+
+    def _take_edges(self, fresh: list[EdgeEvent]) -> None:
+        """Add ``fresh`` (not empty) to the history; count, and report, a seqno gap."""
+        sink = self._sink
         lost = 0
-        last = self._last_seqno
+        last = sink.last_line_seqno
         for event in fresh:
             seqno = event.line_seqno
             if seqno > last + 1:
                 lost += seqno - last - 1
             last = seqno
-        self._last_seqno = last
+        sink.last_line_seqno = last
         self._history.extend(fresh)
         if lost:
             self.lost_edges += lost
@@ -460,12 +489,21 @@ class Pin:
             if self._on_overflow == "raise":
                 raise EventOverflowError(message)
             if self._on_overflow == "warn":
-                warnings.warn(message, EventOverflowWarning, stacklevel=3)
+                # The program's call (edges(), value or Selector.wait()) is 4 frames up.
+                warnings.warn(message, EventOverflowWarning, stacklevel=4)
 
-    # Called by Selector when it reports this pin: take the pending events off the fd
-    # so a level-triggered loop does not spin; they stay available via edges(). (A pin
-    # without edge detection is never reported: its fd is never readable.)
-    _selector_ready = _collect
+    def _selector_drain(self) -> Callable[[], None]:
+        """What a Selector calls when it reports this pin: take the pending edges off
+        the fd (so a level-triggered loop does not spin); they stay for ``edges()``.
+
+        A line that makes its own drain (the cdev backend) reads and decodes the edges
+        into the pin in one call; any other line goes through ``read_edges()``. (A pin
+        without edge detection is never reported: its fd is never readable.)
+        """
+        handle = self._handle
+        if isinstance(handle, DrainsEdges):
+            return handle.edge_drain(self._sink)
+        return self._collect
 
     def _open_handle(self, action: str) -> LineHandle:
         if self._handle is None:

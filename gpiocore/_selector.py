@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, Protocol, final
 
-from gpiocore._clock import Clock, Poller
+from gpiocore._clock import _SIGNAL_SLICE, Clock, Poller
 from gpiocore._context import check_backend, current_backend
 from gpiocore._errors import ClosedError, InvalidSettingError, TimerSettingError
 from gpiocore._osprim import eventfd_signal, new_eventfd
@@ -158,8 +158,12 @@ class Selector:
         self._clock = _clock_of(clock, backend, "Selector")
         self._poller: Poller | None = None
         self._poller = self._clock.poller(size_hint or -1)
-        # fd -> (source, identifier, its drain: _selector_ready or None), the drain
-        # looked up once at add() rather than at every report.
+        # A plain epoll set (the real clock) is polled straight by wait(): the edge path.
+        self._epoll_poll: Callable[[float], list[tuple[int, int]]] | None = getattr(
+            self._poller, "epoll_poll", None
+        )
+        # fd -> (source, identifier, its drain or None), the drain made once at add()
+        # (the source's _selector_drain()) rather than looked up at every report.
         self._sources: dict[int, tuple[Any, Any, Callable[[], None] | None]] = {}
         self._pending: collections.deque[tuple[int, int]] = collections.deque()
         self.ready: Any = None
@@ -224,7 +228,8 @@ class Selector:
                 f"{source!r} (fd {fd}) cannot be selected on ({exc}): pass an open fd or "
                 "an object with fileno() (a Pin, Timer, Semaphore or socket)"
             ) from exc
-        drain = getattr(source, "_selector_ready", None)
+        make_drain = getattr(source, "_selector_drain", None)
+        drain = None if make_drain is None else make_drain()
         self._sources[fd] = (source, source if identifier is None else identifier, drain)
         joined = getattr(source, "_joined_selector", None)
         if joined is not None:
@@ -276,14 +281,33 @@ class Selector:
         pending events drained into it (``pin.edges()``, ``timer.wait()``), so the
         next wait does not report it again for the same events.
         """
+        pending, sources = self._pending, self._sources
+        epoll_poll = self._epoll_poll
+        polled = False
+        if timeout is None and epoll_poll is not None and not pending:
+            # The edge path: the real clock's epoll polled straight, in slices as
+            # _EpollPoller.poll does (a signal handler in the main thread then runs
+            # within a second), and one report handled without the queue.
+            reports = epoll_poll(_SIGNAL_SLICE)
+            while not reports:
+                reports = epoll_poll(_SIGNAL_SLICE)
+            if len(reports) == 1:
+                fd, mask = reports[0]
+                entry = sources.get(fd)
+                if entry is not None:
+                    self.ready = entry[1]
+                    self.events = mask
+                    drain = entry[2]
+                    if drain is not None:
+                        drain()
+                    return
+            pending.extend(reports)
+            polled = True
         poller = self._poller
         if poller is None:
             poller = self._check_open()
         if timeout is not None:
             timeout = to_ns(timeout, "timeout") / 1e9
-        # The edge path: locals, one dict look-up and the drain found at add().
-        pending, sources = self._pending, self._sources
-        polled = False
         while True:
             if not pending:
                 if polled:
@@ -319,6 +343,7 @@ class Selector:
     def close(self) -> None:
         """Release the epoll set (not the sources); safe to call twice."""
         poller, self._poller = self._poller, None
+        self._epoll_poll = None
         if poller is not None:
             poller.close()
         self._sources.clear()
@@ -441,7 +466,10 @@ class Timer:
         self._pending = 0
         self._running = False
 
-    def _selector_ready(self) -> None:
+    def _selector_drain(self) -> Callable[[], None]:
+        return self._take_expiries
+
+    def _take_expiries(self) -> None:
         if self._handle is not None:
             self._pending += self._handle.read()
 

@@ -99,6 +99,12 @@ class EdgeType(enum.Enum):
         return hash(self.name)
 
 
+#: The uAPI's event ids (GPIO_V2_LINE_EVENT_RISING_EDGE = 1, FALLING_EDGE = 2), which
+#: EdgeEvent keeps in place of the enum.
+_EDGE_TYPES_BY_ID: Final = (None, EdgeType.RISING, EdgeType.FALLING)
+_EDGE_IDS: Final = {EdgeType.RISING: 1, EdgeType.FALLING: 2}
+
+
 class Bias(enum.Enum):
     """Internal pull resistor of an input."""
 
@@ -250,8 +256,10 @@ class EdgeEvent(tuple):  # type: ignore[type-arg]
 
     Immutable, compared and hashed by its five fields, like a frozen dataclass: equal
     only to another ``EdgeEvent`` with the same fields. It is a tuple underneath
-    because that is the cheapest object Python makes per edge (the edge path decodes
-    one for every event the kernel queues); the tuple's order is not part of the API.
+    because that is the cheapest object Python makes per edge: the tuple holds the
+    fields of the kernel's ``struct gpio_v2_line_event`` in the struct's order (the edge
+    kind as its uAPI id), so the cdev backend makes one straight from the unpacked
+    record. The tuple's order is not part of the API: read the attributes.
     """
 
     __slots__ = ()
@@ -265,40 +273,54 @@ class EdgeEvent(tuple):  # type: ignore[type-arg]
         line_seqno: int,
         global_seqno: int,
     ) -> EdgeEvent:
-        """Make an event (backends do; a program only reads them)."""
-        return tuple.__new__(cls, (type, timestamp_ns, offset, line_seqno, global_seqno))
+        """Make an event (backends do; a program only reads them).
 
-    # C-level getters (as collections.namedtuple's): no Python frame per attribute read.
-    type: EdgeType = property(operator.itemgetter(0), doc="Rising or falling.")  # type: ignore[assignment]
+        Raises:
+            InvalidSettingError: ``type`` is not an :class:`EdgeType`.
+        """
+        kind = _EDGE_IDS.get(type) if isinstance(type, EdgeType | Edge) else None
+        if kind is None:
+            raise InvalidSettingError(
+                f"an edge event's type must be EdgeType.RISING or EdgeType.FALLING, not {type!r}"
+            )
+        return tuple.__new__(cls, (timestamp_ns, kind, offset, global_seqno, line_seqno))
+
+    # C-level getters (as collections.namedtuple's): no Python frame per attribute read,
+    # but for ``type``, which maps the uAPI id (1 rising, 2 falling) to the enum.
+    @property
+    def type(self) -> EdgeType:
+        """Rising or falling."""
+        return _EDGE_TYPES_BY_ID[self[1]]  # type: ignore[return-value]
+
     timestamp_ns: int = property(  # type: ignore[assignment]
-        operator.itemgetter(1),
+        operator.itemgetter(0),
         doc="CLOCK_MONOTONIC of the backend's clock (virtual time on the fake backend).",
     )
     offset: int = property(  # type: ignore[assignment]
         operator.itemgetter(2), doc="The line's offset on its chip."
     )
     line_seqno: int = property(  # type: ignore[assignment]
-        operator.itemgetter(3),
+        operator.itemgetter(4),
         doc="Sequence number of this edge on its line; a gap means edges were lost.",
     )
     global_seqno: int = property(  # type: ignore[assignment]
-        operator.itemgetter(4),
+        operator.itemgetter(3),
         doc="Sequence number within the request (``line_seqno`` for a one-line request).",
     )
 
     @property
     def rising(self) -> bool:
         """True for a rising edge."""
-        return self[0] is EdgeType.RISING
+        return self[1] == 1
 
     def __repr__(self) -> str:
         """As a dataclass shows itself: ``EdgeEvent(type=..., timestamp_ns=..., ...)``."""
-        fields = ", ".join(f"{n}={v!r}" for n, v in zip(self.__match_args__, self, strict=True))
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__match_args__)
         return f"EdgeEvent({fields})"
 
     def __getnewargs__(self) -> tuple[Any, ...]:
         """For copy and pickle: the arguments of ``__new__``."""
-        return tuple(self)
+        return (self.type, self[0], self[2], self[4], self[3])
 
     # Equal only to another EdgeEvent, as a dataclass is (a tuple compares with any
     # tuple), and unordered.

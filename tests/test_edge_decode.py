@@ -25,7 +25,7 @@ from gpiod.line import Edge as GEdge
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpiocore import Edge, EdgeEvent, EdgeType, LineSettings
+from gpiocore import ClosedError, Edge, EdgeEvent, EdgeType, LineSettings
 from gpiocore.backends import CdevBackend, CdevLine
 from gpiosim.chip import SimChip
 
@@ -166,6 +166,63 @@ def test_the_decode_matches_libgpiods_on_generated_records(
         line.close()
     assert [as_gpiod(ev) for ev in ours] == theirs
     assert all(type(ev) is EdgeEvent for ev in ours)
+
+
+class _Sink:
+    """An EdgeSink that records which path each batch took."""
+
+    def __init__(self) -> None:
+        self.history: list[EdgeEvent] = []
+        self.edge_append = self.history.append
+        self.last_line_seqno = 0
+        self.taken: list[list[EdgeEvent]] = []
+
+    def take_edges(self, events: list[EdgeEvent]) -> None:
+        self.taken.append(list(events))
+        self.history.extend(events)
+        self.last_line_seqno = events[-1].line_seqno
+
+
+#: Batches of edges as the kernel would queue them between two drains: (how many, how
+#: many line_seqnos were skipped before the batch: lost to overflow).
+BATCHES = st.lists(st.tuples(st.integers(0, 70), st.integers(0, 3)), min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches=BATCHES, kinds=st.randoms(use_true_random=False))
+def test_a_selectors_drain_hands_over_every_edge_by_the_right_path(
+    batches: list[tuple[int, int]], kinds: Any, libgpiod: _Libgpiod
+) -> None:
+    request = _PipeRequest()
+    line = _line_on(request)
+    sink = _Sink()
+    drain = line.edge_drain(sink)
+    written = b""
+    seqno = 0
+    try:
+        for count, skipped in batches:
+            data = b""
+            first = seqno + skipped + 1
+            for seqno in range(first, first + count):
+                data += RECORD.pack(seqno * 1000, kinds.choice([1, 2]), 0, seqno, seqno, *[0] * 6)
+            seqno = max(seqno, first - 1)
+            os.write(request.write_fd, data)
+            written += data
+            before_taken, before_len = len(sink.taken), len(sink.history)
+            drain()
+            fast = count == 1 and skipped == 0
+            # One in-sequence edge: appended straight; anything else: the pin's path.
+            assert len(sink.taken) == before_taken + (0 if fast or count == 0 else 1)
+            assert len(sink.history) == before_len + count
+            if count:
+                assert sink.last_line_seqno == seqno
+        assert line.read_edges() == []  # every drain emptied the queue
+    finally:
+        line.close()
+    expected = [from_gpiod(ev) for ev in libgpiod.decode(written)] if written else []
+    assert [as_gpiod(ev) for ev in sink.history] == expected
+    with pytest.raises(ClosedError, match="is closed: open it again"):
+        drain()  # never reads whatever file reuses the closed request's fd number
 
 
 def test_an_empty_queue_reads_as_no_edges(pipe_line: tuple[CdevLine, int]) -> None:

@@ -149,14 +149,14 @@ def test_an_expired_unread_timer_does_not_spin_the_loop(app_runner, rig):
 #: fake's eventfd alike), so the loop spins.
 SPIN = (
     "from gpiocore.selector import Timer\n"
-    "Timer._selector_ready = lambda self: None  # type: ignore[method-assign]\n"
+    "Timer._take_expiries = lambda self: None  # type: ignore[method-assign]\n"
 )
 
 
 def test_the_spin_check_catches_a_loop_that_spins(app_runner, rig, monkeypatch, tmp_path):
     """Guard for the test above: a loop that does spin fails its checks."""
     # The fake runs the program in this process: undo its patch at teardown.
-    monkeypatch.setattr(Timer, "_selector_ready", Timer._selector_ready)
+    monkeypatch.setattr(Timer, "_take_expiries", Timer._take_expiries)
     spinning = tmp_path / "post_idioms_spinning.py"
     spinning.write_text(SPIN + PROGRAM.read_text())
     app = app_runner(spinning, [str(rig.time.s(OFFSET))])

@@ -15,6 +15,8 @@ from gpiocore._types import to_ns as to_ns
 from gpiocore.backends._base import Backend as Backend
 from gpiocore.backends._base import ChipInfo as ChipInfo
 from gpiocore.backends._base import DetectsHardware as DetectsHardware
+from gpiocore.backends._base import DrainsEdges as DrainsEdges
+from gpiocore.backends._base import EdgeSink as EdgeSink
 from gpiocore.backends._base import ExportsEnv as ExportsEnv
 from gpiocore.backends._base import Harness as Harness
 from gpiocore.backends._base import LevelListener as LevelListener
@@ -50,6 +52,8 @@ __all__ = [
     "ChipInfo",
     "Clock",
     "DetectsHardware",
+    "DrainsEdges",
+    "EdgeSink",
     "ExportsEnv",
     "Harness",
     "LevelListener",

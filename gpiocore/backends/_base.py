@@ -21,6 +21,8 @@ __all__ = [
     "Backend",
     "ChipInfo",
     "DetectsHardware",
+    "DrainsEdges",
+    "EdgeSink",
     "ExportsEnv",
     "Harness",
     "LevelListener",
@@ -252,6 +254,32 @@ class ReportsConsumer(Protocol):
 
     def consumer(self, chip: str, offset: int) -> str | None:
         """Who holds the line, or None if it is free."""
+        ...
+
+
+class EdgeSink(Protocol):
+    """Where a :class:`DrainsEdges` line's drain puts a pin's edges."""
+
+    last_line_seqno: int
+    """The ``line_seqno`` of the last edge taken (0 before the first)."""
+
+    def edge_append(self, event: EdgeEvent, /) -> None:
+        """Take one edge that follows ``last_line_seqno`` in sequence (after updating it)."""
+        ...
+
+    def take_edges(self, events: list[EdgeEvent], /) -> None:
+        """Take edges the fast path does not: several at once, or after a seqno gap."""
+        ...
+
+
+@runtime_checkable
+class DrainsEdges(Protocol):
+    """A line handle that makes a Selector's drain itself: one call that reads the
+    pending edges straight into the pin (the cdev backend), instead of
+    ``read_edges()`` and the pin's own bookkeeping, a Python frame or two per edge."""
+
+    def edge_drain(self, sink: EdgeSink) -> Callable[[], None]:
+        """A callable that moves the pending edges into ``sink``; [] pending: nothing."""
         ...
 
 

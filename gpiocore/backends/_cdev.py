@@ -34,11 +34,10 @@ from gpiocore._types import (
     Drive,
     Edge,
     EdgeEvent,
-    EdgeType,
     LineSettings,
     check_debounce_ns,
 )
-from gpiocore.backends._base import ChipInfo, Harness
+from gpiocore.backends._base import ChipInfo, EdgeSink, Harness
 from gpiocore.backends._timerfd import TimerfdTimer
 
 if TYPE_CHECKING:
@@ -59,9 +58,7 @@ _MAX_READS: Final = 64
 _EVENT: Final = struct.Struct("<QIIII24x")
 _EVENT_SIZE: Final = _EVENT.size
 _unpack_one: Final = _EVENT.unpack_from
-#: The uAPI's event id -> the edge type (GPIO_V2_LINE_EVENT_RISING_EDGE = 1, FALLING = 2),
-#: already in logical terms: the kernel swaps them for an active-low line.
-_EDGE_TYPES: Final = (None, EdgeType.RISING, EdgeType.FALLING)
+_new: Final = tuple.__new__
 #: Events one read takes at least (a request's kernel buffer may be smaller).
 _READ_EVENTS: Final = 64
 # Values through the uAPI's ioctls on the request's fd, struct gpio_v2_line_values
@@ -161,7 +158,10 @@ class CdevLine:
         # FileIO.readinto answers EAGAIN with None, not an exception (cheaper by far);
         # the fd stays gpiod's to close. One reused buffer, at least as large as the
         # request's kernel buffer, so one read drains the queue.
-        self._readinto = io.FileIO(self._fd, "rb", closefd=False).readinto
+        self._file = io.FileIO(self._fd, "rb", closefd=False)
+        # Closed with the line: a drain made by edge_drain() then fails instead of
+        # reading whatever file reuses the fd's number.
+        self._readinto = self._file.readinto
         capacity = max(_READ_EVENTS, settings.event_buffer_size)
         self._view = memoryview(bytearray(capacity * _EVENT.size))
         self._full = capacity * _EVENT.size
@@ -244,29 +244,54 @@ class CdevLine:
         n = self._readinto(self._view)
         if not n:
             return []
-        # tuple.__new__ straight from the decoded fields: EdgeEvent is a tuple in its
-        # fields' order, and this skips a Python frame per edge.
+        # The event is the unpacked record itself (EdgeEvent keeps the struct's order).
         if n == _EVENT_SIZE:  # one edge, the usual case: no loop, no slice
-            stamp, kind, offset, seqno, line_seqno = _unpack_one(self._view)
-            return [tuple.__new__(EdgeEvent, (_EDGE_TYPES[kind], stamp, offset, line_seqno, seqno))]
+            return [_new(EdgeEvent, _unpack_one(self._view))]
         return self._decode(n)
 
     def _decode(self, n: int) -> list[EdgeEvent]:
         """Decode the ``n`` bytes read (more than one event), reading on while full."""
         readinto, view, full = self._readinto, self._view, self._full
-        new, types = tuple.__new__, _EDGE_TYPES
         events: list[EdgeEvent] = []
         for _ in range(_MAX_READS):
-            events += [
-                new(EdgeEvent, (types[kind], stamp, offset, line_seqno, seqno))
-                for stamp, kind, offset, seqno, line_seqno in _EVENT.iter_unpack(view[:n])
-            ]
+            events += [_new(EdgeEvent, record) for record in _EVENT.iter_unpack(view[:n])]
             if n < full:
                 break
             n = readinto(view)
             if not n:
                 break
         return events
+
+    def edge_drain(self, sink: EdgeSink) -> Callable[[], None]:
+        """A drain for a Selector that reads this line's pending edges into ``sink``.
+
+        One call per report: an edge that follows the last one in sequence (the usual
+        case) goes straight to ``sink.edge_append``; anything else (several edges, a
+        seqno gap) to ``sink.take_edges``, which counts the gap.
+
+        Raises (from the drain):
+            ClosedError: the line was closed.
+        """
+        readinto, view, unpack = self._readinto, self._view, _unpack_one
+        append, take, decode = sink.edge_append, sink.take_edges, self._decode
+        where = f"line {self.offset} of {self.chip}"
+
+        def drain() -> None:
+            try:
+                n = readinto(view)
+            except ValueError:  # the FileIO was closed with the line
+                raise ClosedError(f"{where} is closed: open it again to use it") from None
+            if n == _EVENT_SIZE:
+                event = _new(EdgeEvent, unpack(view))
+                if event[4] == sink.last_line_seqno + 1:
+                    sink.last_line_seqno = event[4]
+                    append(event)
+                else:
+                    take([event])
+            elif n:
+                take(decode(n))
+
+        return drain
 
     def reconfigure(self, settings: LineSettings) -> None:
         """Apply new settings, keeping the request (and its pending edges).
@@ -295,6 +320,7 @@ class CdevLine:
         req, self._request = self._request, None
         if req is None:
             return
+        self._file.close()  # closefd=False: marks it closed, gpiod closes the fd
         req.release()
         if self._on_close is not None:
             self._on_close(self)

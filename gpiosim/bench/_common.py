@@ -103,8 +103,10 @@ QUICK: Final = Sizes(
 )
 FULL: Final = Sizes(
     name="full",
-    latency_rounds=20,
-    latency_edges=30,
+    # Many short blocks, rotated: the host's noise changes by the second, and ratios
+    # are only fair when every contender samples each stretch of it.
+    latency_rounds=60,
+    latency_edges=10,
     latency_gap_s=(0.002, 0.005),
     burst_rounds=3,
     burst_edges=256,

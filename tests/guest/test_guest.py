@@ -230,6 +230,10 @@ print("udev_gpio=%s" % any(d.sys_name == sys.argv[1]
       for d in pyudev.Context().list_devices(subsystem="gpio")))
 EOF
 echo 0 > "$d/live" && rmdir "$d/bank0" && rmdir "$d" && echo "teardown=ok"
+echo "x = 1" > "$PROJECT/mod_in_project.py"
+"$PYTHON" -c "import importlib.util, os, sys; sys.path.insert(0, os.environ['PROJECT']); \
+import mod_in_project as m; \
+print('pyc_in_guest=%s' % os.path.exists(importlib.util.cache_from_source(m.__file__)))"
 exit 3
 """
 
@@ -248,6 +252,7 @@ def guest_report(
         PROJECT=str(project),
         PYTHON=sys.executable,
         PYTHONPATH=str(ROOT),
+        PYTHONDONTWRITEBYTECODE="1",  # the guest caches bytecode all the same, in itself
     )
     out, err = io.BytesIO(), io.BytesIO()
     status = guest.run(
@@ -305,6 +310,16 @@ def test_project_share_is_writable_and_tmp_too(guest_report: tuple[int, str, str
     assert report_value(guest_report, "tmp") == "writable"
     # The guest's /tmp is its own: nothing leaks to the host's.
     assert not Path("/tmp/gpiosim-tmp-is-writable").exists()
+
+
+@pytest.mark.guest
+def test_bytecode_is_cached_in_the_guest_never_in_the_project(
+    guest_report: tuple[int, str, str, Path],
+) -> None:
+    # Compiled once per guest (a TCG guest compiles slowly), kept in the guest's memory.
+    assert report_value(guest_report, "pyc_in_guest") == "True"
+    assert (guest_report[3] / "mod_in_project.py").exists()
+    assert not list(guest_report[3].rglob("__pycache__"))
 
 
 @pytest.mark.guest
