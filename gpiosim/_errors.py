@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gpiocore import BackendUnavailableError, GpioError, InvalidSettingError
+from gpiocore import BackendUnavailableError, GpioError, GpioWarning, InvalidSettingError
 
 __all__ = [
     "AppError",
     "AppStopped",
     "ConfigfsNotMountedError",
     "GpioSimUnavailableError",
+    "GuestBytecodeWarning",
     "GuestError",
     "GuestTimeoutError",
     "InvalidNameError",
@@ -59,6 +60,10 @@ class InvalidNameError(GpioError, ValueError):
 
 class GuestError(GpioError, RuntimeError):
     """The qemu guest could not be built, booted or driven."""
+
+
+class GuestBytecodeWarning(GpioWarning):
+    """The guest wrote Python bytecode into the project; the host removed it unrun."""
 
 
 class MissingToolError(GuestError):

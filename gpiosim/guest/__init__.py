@@ -13,6 +13,7 @@ first use builds the guest kernel (a few minutes) and caches it under
 
 from __future__ import annotations
 
+from gpiosim._errors import GuestBytecodeWarning as GuestBytecodeWarning
 from gpiosim._errors import GuestError as GuestError
 from gpiosim._errors import GuestTimeoutError as GuestTimeoutError
 from gpiosim._errors import KernelBuildError as KernelBuildError
@@ -24,6 +25,7 @@ from gpiosim.guest._run import run as run
 from gpiosim.guest._source import kernel_cache_dir as kernel_cache_dir
 
 __all__ = [
+    "GuestBytecodeWarning",
     "GuestError",
     "GuestTimeoutError",
     "KernelBuildError",

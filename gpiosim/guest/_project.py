@@ -5,6 +5,7 @@ tree, never above home or the kernel cache; and the environment the guest comman
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -91,3 +92,43 @@ def _guest_env(env: Mapping[str, str], cwd: str) -> dict[str, str]:
     out["PWD"] = cwd
     out[ENV_IN_GUEST] = "1"
     return out
+
+
+#: Bytecode older than this before the run's start is the host's own (file times come
+#: from the kernel's coarse clock, a tick behind time.time_ns(); a host .pyc removed by
+#: mistake only costs a compile).
+_BYTECODE_SLACK_NS = 1_000_000_000
+
+
+def _remove_guest_bytecode(project: str, since_ns: int) -> list[str]:
+    """Remove every ``*.pyc`` (file or link) in ``project`` changed at or after
+    ``since_ns`` (``time.time_ns()`` before the guest started); return their paths.
+
+    Python in the guest writes no bytecode, so one that appeared during a run was
+    written on purpose: the host would run it the next time it imports the module
+    (from ``__pycache__``, or a lone ``x.pyc`` on ``sys.path``) while ``git status``
+    shows nothing. A change time cannot be set back from the guest, so each one
+    written during the run is found. Walks by folder descriptors without following
+    links, so no link, even one made while it walks, leads it out of the project.
+    """
+    since_ns -= _BYTECODE_SLACK_NS
+    removed: list[str] = []
+    try:
+        walk = os.fwalk(project)
+        for top, dirs, files, top_fd in walk:
+            if top == project and ".git" in dirs:
+                dirs.remove(".git")  # git never imports; its objects are many
+            for name in files:
+                if not name.endswith(".pyc"):
+                    continue
+                try:
+                    st = os.lstat(name, dir_fd=top_fd)
+                    if st.st_ctime_ns >= since_ns and not stat.S_ISDIR(st.st_mode):
+                        os.unlink(name, dir_fd=top_fd)
+                        removed.append(os.path.join(top, name))
+                except FileNotFoundError:
+                    pass
+    except OSError:
+        # A project folder that vanished or is unreadable holds nothing the host runs.
+        pass
+    return removed

@@ -15,11 +15,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gpiocore import InvalidSettingError
-from gpiosim._errors import MissingToolError
+from gpiosim._errors import GuestBytecodeWarning, MissingToolError
 from gpiosim.guest._accel import _resolve_accel
 from gpiosim.guest._boot import _boot
 from gpiosim.guest._env import (
@@ -30,7 +32,7 @@ from gpiosim.guest._env import (
 )
 from gpiosim.guest._kconfig import check_image
 from gpiosim.guest._kernel import ensure_kernel
-from gpiosim.guest._project import _guest_env, _writable_project
+from gpiosim.guest._project import _guest_env, _remove_guest_bytecode, _writable_project
 from gpiosim.guest._sandbox import install_hook
 
 __all__ = [
@@ -196,22 +198,36 @@ def run(
         )
     image = check_image(kernel) if kernel is not None else ensure_kernel(log=log)
     resolved = _resolve_accel(accel, qemu, image, _INIT, log or (lambda _line: None))
-    return _boot(
-        sandbox=sandbox,
-        qemu=qemu,
-        kernel=image,
-        init=_INIT,
-        accel=resolved,
-        argv=argv,
-        cwd=work,
-        env=_guest_env(source_env, work),
-        project=project,
-        timeout=timeout,
-        memory_mb=memory_mb,
-        cpus=cpus,
-        cpu_model=cpu_model,
-        forward_tcp=forward_tcp,
-        stdout=stdout,
-        stderr=stderr,
-        verbose=verbose,
-    )
+    started_ns = time.time_ns()
+    try:
+        return _boot(
+            sandbox=sandbox,
+            qemu=qemu,
+            kernel=image,
+            init=_INIT,
+            accel=resolved,
+            argv=argv,
+            cwd=work,
+            env=_guest_env(source_env, work),
+            project=project,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            cpus=cpus,
+            cpu_model=cpu_model,
+            forward_tcp=forward_tcp,
+            stdout=stdout,
+            stderr=stderr,
+            verbose=verbose,
+        )
+    finally:
+        removed = _remove_guest_bytecode(project, started_ns)
+        if removed:
+            shown = ", ".join(removed[:5]) + (", ..." if len(removed) > 5 else "")
+            warnings.warn(
+                f"removed {len(removed)} Python bytecode file(s) written into the project "
+                f"while the guest ran ({shown}): Python in the guest writes none, so the "
+                "guest's command wrote them (or a host process at the same time), and the "
+                "host would have run them unseen; look at what else the command changed",
+                GuestBytecodeWarning,
+                stacklevel=2,
+            )

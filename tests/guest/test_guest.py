@@ -24,8 +24,15 @@ import pytest
 
 import gpiosim.guest as guest
 from gpiocore import InvalidSettingError
-from gpiosim._errors import GuestError, GuestTimeoutError, KernelBuildError, MissingToolError
+from gpiosim._errors import (
+    GuestBytecodeWarning,
+    GuestError,
+    GuestTimeoutError,
+    KernelBuildError,
+    MissingToolError,
+)
 from gpiosim.guest._kconfig import _check_build_tools, find_kernel, missing_config_options
+from gpiosim.guest._project import _remove_guest_bytecode
 
 # These tests boot guests: inside one (the suite run by `gpiosim guest`) they
 # belong to the host's run, not to a guest within a guest.
@@ -181,6 +188,7 @@ def test_cli_without_a_command_is_a_usage_error() -> None:
 
 def test_public_names() -> None:
     assert set(guest.__all__) == {
+        "GuestBytecodeWarning",
         "GuestError",
         "GuestTimeoutError",
         "KernelBuildError",
@@ -495,6 +503,31 @@ HOSTILE = (
 
 
 @pytest.mark.guest
+def test_bytecode_the_guest_writes_is_removed_with_a_warning(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A .pyc in the project runs on the host unseen by git: every one written while
+    the guest ran goes (files, links, lone ones), the host's own and the rest stay."""
+    monkeypatch.setattr("gpiosim.guest._project._BYTECODE_SLACK_NS", 0)
+    host_pyc = project / "old" / "__pycache__" / "keep.cpython-311.pyc"
+    host_pyc.parent.mkdir(parents=True)
+    host_pyc.write_bytes(b"host")
+    script = (
+        "mkdir -p pkg/__pycache__ dir.pyc && printf x > pkg/__pycache__/mod.cpython-311.pyc"
+        " && printf y > lone.pyc && printf z > notes.txt && ln -s notes.txt link.pyc"
+    )
+    with pytest.warns(GuestBytecodeWarning, match=r"removed 3 Python bytecode") as caught:
+        assert guest.run(["sh", "-c", script], cwd=project, project_dir=project) == 0
+    assert str(project / "lone.pyc") in str(caught[0].message)
+    assert not (project / "pkg" / "__pycache__" / "mod.cpython-311.pyc").exists()
+    assert not (project / "lone.pyc").exists()
+    assert not os.path.lexists(project / "link.pyc")
+    assert (project / "notes.txt").read_text() == "z"
+    assert (project / "dir.pyc").is_dir()
+    assert host_pyc.read_bytes() == b"host"
+
+
+@pytest.mark.guest
 def test_what_root_in_the_guest_writes_lands_unprivileged_on_the_host(project: Path) -> None:
     """Issue 12.1: no setuid/setgid file, device or foreign owner reaches the host;
     the exec bit of a script survives."""
@@ -509,6 +542,23 @@ def test_what_root_in_the_guest_writes_lands_unprivileged_on_the_host(project: P
         assert not stat.S_ISCHR(info.st_mode) and not stat.S_ISBLK(info.st_mode), path
         assert info.st_uid == os.geteuid(), (path, info.st_uid)
     assert (project / "p" / "run.sh").stat().st_mode & 0o111 == 0o111
+
+
+def test_the_bytecode_sweep_stays_in_the_project_and_spares_older_files(
+    tmp_path: Path,
+) -> None:
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    (project / ".git").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "x.pyc").write_bytes(b"")
+    (project / "out").symlink_to(outside, target_is_directory=True)
+    (project / ".git" / "y.pyc").write_bytes(b"")
+    (project / "z.pyc").write_bytes(b"")
+    assert _remove_guest_bytecode(str(project), time.time_ns() + 10**10) == []
+    assert _remove_guest_bytecode(str(project), 0) == [str(project / "z.pyc")]
+    assert (outside / "x.pyc").exists()
+    assert (project / ".git" / "y.pyc").exists()
+    assert _remove_guest_bytecode(str(tmp_path / "gone"), 0) == []
 
 
 def test_the_writable_share_is_a_project_and_never_home_or_system(
