@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -251,6 +252,40 @@ def test_the_main_threads_real_waits_come_back_to_python_every_slice(monkeypatch
     recorder.timeouts.clear()
     assert poller.poll(0) == []
     assert recorder.timeouts == [0.0]
+
+
+def test_a_selectors_real_wait_slices_only_in_the_main_thread(monkeypatch):
+    """Selector.wait() polls the real epoll itself: in slices in the main thread (for
+    its signal handlers), for good in any other (no idle wake-ups there)."""
+    import gpiocore._clock as clock_module
+    from gpiocore.selector import Selector
+
+    monkeypatch.setattr(clock_module, "_SIGNAL_SLICE", 0.01)
+    timeouts, ready_at = [], [3]
+    with Selector(clock=clock_module.MonotonicClock()) as selector:
+        real_poll = selector._epoll_poll
+
+        def record(timeout):
+            timeouts.append(timeout)
+            return real_poll(0) if len(timeouts) >= ready_at[0] else []
+
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, b"x")
+            selector.add(read_end)
+            selector._epoll_poll = record
+            selector.wait()
+            assert selector.ready == read_end
+            assert timeouts == [0.01, 0.01, 0.01]
+            timeouts.clear()
+            ready_at[0] = 1
+            worker = threading.Thread(target=selector.wait)
+            worker.start()
+            worker.join(5)
+            assert timeouts == [-1.0]
+        finally:
+            os.close(read_end)
+            os.close(write_end)
 
 
 def test_a_backend_schedules_under_the_clocks_lock():
