@@ -48,7 +48,7 @@ DEFAULT_BACKEND_NAME: Final = "fake"
 ROOT: Final = Path("/")
 """Where detection looks for ``dev/gpiochip*`` and ``proc/device-tree`` (tests move it)."""
 
-_HERE: Final = os.path.dirname(os.path.abspath(__file__))
+_HERE: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _caller_stacklevel() -> int:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, final
 
-from gpiocore._context import current_backend
+from gpiocore._context import _caller_stacklevel, current_backend
 from gpiocore._errors import (
     ClosedError,
     EventOverflowError,
@@ -489,8 +489,9 @@ class Pin:
             if self._on_overflow == "raise":
                 raise EventOverflowError(message)
             if self._on_overflow == "warn":
-                # The program's call (edges(), value or Selector.wait()) is 4 frames up.
-                warnings.warn(message, EventOverflowWarning, stacklevel=4)
+                # Pointed at the program's line, whichever call found the gap
+                # (edges(), value, Selector.wait() through a line's drain).
+                warnings.warn(message, EventOverflowWarning, stacklevel=_caller_stacklevel())
 
     def _selector_drain(self) -> Callable[[], None]:
         """What a Selector calls when it reports this pin: take the pending edges off

@@ -198,6 +198,29 @@ def test_overflow_drops_the_oldest_and_leaves_a_gap(harness, button_line, gpio_t
         assert button.lost_edges == 16
 
 
+@pytest.mark.parametrize("found_by", ["edges", "value", "selector"])
+def test_an_overflow_warning_points_at_the_programs_line(
+    harness, button_line, gpio_time, found_by
+):
+    with pins.pin(0, direction=In, interrupt=Both, event_buffer_size=4) as button:
+        selector = Selector()
+        selector.add(button)
+        for i in range(20):
+            drive(harness, button_line, i % 2 == 0)
+            gpio_time.sleep(0.001)
+        gpio_time.settle()
+        with pytest.warns(EventOverflowWarning, match="lost 16 edge") as caught:
+            if found_by == "edges":
+                button.edges()
+            elif found_by == "value":
+                assert button.value == 0
+            else:
+                selector.wait(0)
+                assert selector.ready is button
+        selector.close()
+    assert [w.filename for w in caught] == [__file__]
+
+
 def test_busy_line(backend):
     with pins.pin(0, direction=In):
         with pytest.raises(LineBusyError, match="busy"), pins.pin(0, direction=In):
