@@ -83,7 +83,7 @@ def bench_command(args: argparse.Namespace) -> int:
             _log(f"bench: drew {plot} from {args.from_json}")
         return 0
     only = SECTIONS if args.only is None else tuple(args.only.split(","))
-    json_path = Path(args.json) if args.json else DEFAULT_JSON
+    json_path = Path(args.json) if args.json else Path.cwd() / DEFAULT_JSON
     try:
         _driver.check_json_path(json_path)  # now, not after a run of minutes
     except InvalidSettingError as exc:

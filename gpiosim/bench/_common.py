@@ -24,9 +24,10 @@ __all__ = ["FULL", "QUICK", "SECTIONS", "Sizes"]
 
 Log = Callable[[str], None]
 
-ROOT: Final = Path(__file__).resolve().parents[2]
 APP: Final = APPS_DIR / "timed_led.py"
-DEFAULT_JSON: Final = ROOT / "results" / "bench.json"
+#: Relative: in the folder the bench runs in (a checkout's top with ci/bench.sh), never
+#: beside the installed package (site-packages).
+DEFAULT_JSON: Final = Path("results", "bench.json")
 #: The guest's CPU model for the benchmark (see _run_inside).
 BENCH_CPU_MODEL: Final = "max"
 SECTIONS: Final = (

@@ -45,7 +45,6 @@ from gpiosim.bench._common import (
     FULL,
     KERNEL_SECTIONS,
     QUICK,
-    ROOT,
     SECTIONS,
     Log,
     Sizes,
@@ -171,9 +170,11 @@ def _run_inside(
         return _inside(sizes, only, log), "gpio-sim in this kernel"
     if inside_guest():
         return None, "in a guest without gpio-sim"
-    # The JSON comes back through a file in the shared checkout: a long line on the
-    # guest's stdout port can be cut short when the guest powers off.
-    results = ROOT / "results"
+    # The JSON comes back through a file in the shared project (the folder the bench
+    # runs in): a long line on the guest's stdout port can be cut short when the guest
+    # powers off.
+    here = Path.cwd()
+    results = here / "results"
     results.mkdir(exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=".bench-inside-", suffix=".json", dir=results)
     os.close(fd)
@@ -188,7 +189,7 @@ def _run_inside(
         # -cpu max: lgpio's wheel needs SSE4.1, which qemu's default CPU lacks; every
         # contender runs on the same CPU model, so the comparison stays fair.
         status = _guest.run(
-            argv, cwd=ROOT, stdout=out, timeout=timeout_s, cpu_model=BENCH_CPU_MODEL
+            argv, cwd=here, stdout=out, timeout=timeout_s, cpu_model=BENCH_CPU_MODEL
         )
         text = reply.read_text(encoding="utf-8").strip()
     except Exception as exc:

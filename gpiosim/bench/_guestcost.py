@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-from gpiosim.bench._common import ROOT, Log, Sizes, quiet
+from gpiosim.bench._common import Log, Sizes, quiet
 from gpiosim.bench._table import Column, Row, Section, median
 from gpiosim.guest import _run as _guest
 from gpiosim.guest import _source
@@ -78,7 +78,7 @@ def measure_guest_overhead(sizes: Sizes, *, cold: bool = False, log: Log = quiet
 
 def _timed_run(argv: Sequence[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 

@@ -229,6 +229,15 @@ def test_cli_bench_runs_one_section(tmp_path: Path, capsys):
     assert "Timer accuracy" in capsys.readouterr().out
 
 
+def test_the_json_goes_to_the_current_folder_by_default(tmp_path: Path, monkeypatch, capsys):
+    # Not beside the package: installed, that is site-packages.
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["bench", "--quick", "--no-guest", "--only", "timer"]) == 0
+    saved = json.loads((tmp_path / "results" / "bench.json").read_text())
+    assert [s["key"] for s in saved["sections"]] == ["timer"]
+    assert str(tmp_path / "results" / "bench.json") in capsys.readouterr().err
+
+
 def test_cli_bench_checks_the_json_path_before_the_run(tmp_path: Path, capsys, monkeypatch):
     def no_run(**_: object) -> None:
         raise AssertionError("the bench ran before its --json path was checked")
