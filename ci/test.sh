@@ -58,7 +58,7 @@ GPIOSIM_NO_BUILD=1 $PY -m pytest -p no:cacheprovider -m "guest and not gpio_sim"
 # One guest more than cores: a guest is one vCPU, and much of a sim test is its guest's
 # CPU, but the state-machine and replay tests mostly wait in real time, which a third
 # guest fills (measured on 2 cores, 2026-12-05: 3 guests 261-278 s wall, 2 guests 310 s,
-# 1 guest 539 s; no boot failed in 3 runs, and ci/guest-shards.sh boots a failed one again).
+# 1 guest 539 s; no boot failed in 4 runs, and ci/guest-shards.sh boots a failed one again).
 shards=${GPIORIG_GUEST_SHARDS:-$(($(nproc) + 1))}
 sim_suite=($GPIOSIM guest --timeout 2400 -- \
     $PY -m pytest -p no:cacheprovider --backend=sim -m "gpio_sim or uses_backend" "$@")

@@ -5,7 +5,6 @@ tree, never above home or the kernel cache; and the environment the guest comman
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -114,20 +113,18 @@ def _remove_guest_bytecode(project: str, since_ns: int) -> list[str]:
     since_ns -= _BYTECODE_SLACK_NS
     removed: list[str] = []
     try:
-        walk = os.fwalk(project)
-        for top, dirs, files, top_fd in walk:
+        for top, dirs, files, top_fd in os.fwalk(project):
             if top == project and ".git" in dirs:
                 dirs.remove(".git")  # git never imports; its objects are many
-            for name in files:
+            for name in files:  # files and links to them; folders are in dirs
                 if not name.endswith(".pyc"):
                     continue
                 try:
-                    st = os.lstat(name, dir_fd=top_fd)
-                    if st.st_ctime_ns >= since_ns and not stat.S_ISDIR(st.st_mode):
+                    if os.lstat(name, dir_fd=top_fd).st_ctime_ns >= since_ns:
                         os.unlink(name, dir_fd=top_fd)
                         removed.append(os.path.join(top, name))
-                except FileNotFoundError:
-                    pass
+                except OSError:
+                    pass  # gone already, or not ours to remove: the walk goes on
     except OSError:
         # A project folder that vanished or is unreadable holds nothing the host runs.
         pass
